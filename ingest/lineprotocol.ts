@@ -1,0 +1,791 @@
+import type { DecodeError, FieldValue, Point, Precision } from '../core/types.js';
+
+/**
+ * Influx line protocol, as InfluxData specifies it
+ * (https://docs.influxdata.com/influxdb/v2/reference/syntax/line-protocol/):
+ *
+ *   measurement[,tag=value...] field=value[,field=value...] [timestamp]
+ *
+ * - Escapes: measurement `\,` `\ `; tag keys, tag values and field keys `\,` `\=` `\ `; string
+ *   field values `\"`; `\\` is one backslash everywhere; a backslash before any other character
+ *   is a literal backslash.
+ * - Field values: floats (`1`, `-1.5`, `1.e+78`), integers `1i` (int64), unsigned `1u` (uint64),
+ *   quoted strings, booleans t/T/true/True/TRUE and f/F/false/False/FALSE. `inf`/`nan` are
+ *   rejected, as are floats that overflow to infinity.
+ * - Tag keys and values must not be empty; a point needs at least one field.
+ * - A repeated field key in one line: the last value wins (as InfluxDB's parser keeps it),
+ *   at the position of the first occurrence. A repeated tag key is an error.
+ * - Timestamp: optional signed integer in the configured precision; the resulting time must fit
+ *   int64 nanoseconds. Without one, the caller's default time is used.
+ * - Lines end at `\n` (a trailing `\r` is dropped: `\r\n` input works). Blank lines and lines
+ *   starting with `#` (after leading spaces/tabs) are skipped. Newlines cannot occur inside
+ *   values: the protocol does not support them.
+ *
+ * Hot path notes: a line is located with indexOf; the measurement+tag section is looked up in
+ * a bounded cache keyed by its raw text, so repeated series (the normal Telegraf case) reuse one
+ * frozen tags object and skip tag parsing; field keys are matched against the series' previous
+ * field keys with startsWith, so known keys are not re-sliced; numbers are parsed from digits
+ * without allocating (floats via the exact Clinger fast path, otherwise parseFloat).
+ */
+
+const TAB = 9;
+const SPACE = 32;
+const QUOTE = 34;
+const HASH = 35;
+const COMMA = 44;
+const MINUS = 45;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+const EQUALS = 61;
+const UPPER_E = 69;
+const UPPER_F = 70;
+const UPPER_T = 84;
+const BACKSLASH = 92;
+const LOWER_E = 101;
+const LOWER_F = 102;
+const LOWER_I = 105;
+const LOWER_T = 116;
+const LOWER_U = 117;
+const CR = 13;
+const LF = 10;
+
+const CODE_FLOAT = 102; // 'f'
+const CODE_INT = 105; // 'i'
+const CODE_UINT = 117; // 'u'
+const CODE_STRING = 115; // 's'
+const CODE_BOOL = 98; // 'b'
+
+/** Exact powers of ten representable as doubles (10^0..10^22), for the Clinger fast path. */
+const POW10: number[] = [];
+for (let i = 0, p = 1; i <= 22; i++, p *= 10) POW10.push(p);
+
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+const UINT64_MAX = 18446744073709551615n;
+
+/** Error text is cut to this many characters. */
+export const ERROR_TEXT_LIMIT = 200;
+
+/** The measurement + tag section of a line, decoded once and shared by every point of the series. */
+interface Series {
+  measurement: string;
+  /** Frozen: shared by all points of this series. */
+  tags: Readonly<Record<string, string>>;
+  /** Raw (still escaped) field keys of the last line of this series, for the key fast path. */
+  rawKeys: string[];
+  /** The same keys unescaped. */
+  keys: string[];
+  /** Type codes of the last line of this series. */
+  types: string;
+}
+
+const SERIES_CACHE_LIMIT = 100_000;
+const seriesCache = new Map<string, Series>();
+
+/** Thrown inside a line's parse; turned into a DecodeError by the line loop. */
+class LineError {
+  constructor(
+    readonly column: number,
+    readonly message: string,
+  ) {}
+}
+
+const EMPTY_TAGS: Readonly<Record<string, string>> = Object.freeze({});
+
+// Scratch state of the line being parsed (module-level so the hot loop does not allocate).
+let numValue: number | bigint = 0;
+let numCode = 0;
+const scratchRaw: string[] = [];
+const scratchKeys: string[] = [];
+const scratchCodes: number[] = [];
+
+export interface LineProtocolOptions {
+  precision: Precision;
+  /** Time (ms) for lines without a timestamp. */
+  defaultTime: number;
+  /** 1-based number of the first line of `text`. */
+  firstLine: number;
+}
+
+/**
+ * Decodes every line of `text`, appending good points to `points` and one DecodeError per bad
+ * line to `errors`. Never throws.
+ */
+export function decodeLineProtocol(
+  text: string,
+  opts: LineProtocolOptions,
+  points: Point[],
+  errors: DecodeError[],
+): void {
+  const precision = opts.precision;
+  const defaultTime = opts.defaultTime;
+  const n = text.length;
+  let lineNo = opts.firstLine;
+  let pos = 0;
+  // Position of the next backslash at or after `pos` (n when none): lets lines without any
+  // backslash skip escape handling, without rescanning the text for every line.
+  let nextBackslash = text.indexOf('\\');
+  if (nextBackslash < 0) nextBackslash = n;
+  while (pos < n) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = n;
+    let end = nl;
+    if (end > pos && text.charCodeAt(end - 1) === CR) end--;
+    if (nextBackslash < pos) {
+      nextBackslash = text.indexOf('\\', pos);
+      if (nextBackslash < 0) nextBackslash = n;
+    }
+    let start = pos;
+    let c = text.charCodeAt(start);
+    while ((c === SPACE || c === TAB) && start < end) c = text.charCodeAt(++start);
+    if (start < end && c !== HASH) {
+      try {
+        const point = parseLine(text, start, end, nextBackslash < end, precision, defaultTime);
+        points.push(point);
+      } catch (err) {
+        errors.push(lineError(text, pos, end, lineNo, err));
+      }
+    }
+    pos = nl + 1;
+    lineNo++;
+  }
+}
+
+function lineError(text: string, lineStart: number, end: number, lineNo: number, err: unknown): DecodeError {
+  let reason: string;
+  if (err instanceof LineError) {
+    reason = `line ${lineNo}: ${err.message} at column ${err.column - lineStart + 1}`;
+  } else {
+    reason = `line ${lineNo}: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  return { line: lineNo, reason, text: truncate(text, lineStart, end) };
+}
+
+export function truncate(text: string, start: number, end: number): string {
+  return end - start > ERROR_TEXT_LIMIT
+    ? text.slice(start, start + ERROR_TEXT_LIMIT) + '…'
+    : text.slice(start, end);
+}
+
+/** Quote a piece of input in an error message, keeping messages short. */
+function quote(s: string): string {
+  return `'${s.length > 60 ? s.slice(0, 60) + '…' : s}'`;
+}
+
+function parseLine(
+  text: string,
+  start: number,
+  end: number,
+  hasBackslash: boolean,
+  precision: Precision,
+  defaultTime: number,
+): Point {
+  // The series section ends at the first unescaped space (quotes are not special there).
+  let sp = text.indexOf(' ', start);
+  if (hasBackslash) {
+    while (sp >= 0 && sp < end && oddBackslashesBefore(text, sp, start)) sp = text.indexOf(' ', sp + 1);
+  }
+  if (sp < 0 || sp >= end) {
+    // Report the first structural problem of the lone series section.
+    const raw = text.slice(start, end);
+    parseSeries(flatten(raw), start);
+    throw new LineError(end, 'missing fields (no space after the measurement and tags)');
+  }
+  const rawSeries = text.slice(start, sp);
+  let series = seriesCache.get(rawSeries);
+  if (series === undefined) {
+    const flat = flatten(rawSeries);
+    series = parseSeries(flat, start);
+    if (seriesCache.size >= SERIES_CACHE_LIMIT) seriesCache.clear();
+    seriesCache.set(flat, series);
+  }
+
+  let p = sp + 1;
+  while (p < end && text.charCodeAt(p) === SPACE) p++;
+  if (p >= end) throw new LineError(p, 'missing fields');
+
+  const fields: Record<string, FieldValue> = {};
+  const rawKeys = series.rawKeys;
+  const keys = series.keys;
+  const shapeTypes = series.types;
+  let shapeOk = true;
+  let count = 0;
+  for (;;) {
+    // --- field key
+    let key: string;
+    const expected = shapeOk ? rawKeys[count] : undefined;
+    if (
+      expected !== undefined &&
+      text.startsWith(expected, p) &&
+      text.charCodeAt(p + expected.length) === EQUALS
+    ) {
+      key = keys[count]!;
+      scratchRaw[count] = expected;
+      p += expected.length + 1;
+    } else {
+      shapeOk = false;
+      const keyStart = p;
+      let escaped = false;
+      for (;;) {
+        if (p >= end)
+          throw new LineError(keyStart, `missing '=' after field key ${quote(text.slice(keyStart, p))}`);
+        const ch = text.charCodeAt(p);
+        if (ch === EQUALS) break;
+        if (ch === BACKSLASH) {
+          escaped = true;
+          p += 2;
+          if (p > end) p = end;
+          continue;
+        }
+        if (ch === SPACE || ch === COMMA) {
+          throw new LineError(
+            p,
+            keyStart === p
+              ? 'missing field key'
+              : `missing '=' after field key ${quote(text.slice(keyStart, p))}`,
+          );
+        }
+        p++;
+      }
+      if (p === keyStart) throw new LineError(p, 'missing field key');
+      const raw = text.slice(keyStart, p);
+      key = escaped ? unescapeKey(raw) : raw;
+      scratchRaw[count] = raw;
+      p++;
+    }
+
+    // --- field value
+    const valueStart = p;
+    if (p >= end) throw new LineError(p, `missing value for field ${quote(key)}`);
+    const c = text.charCodeAt(p);
+    let value: FieldValue;
+    let code: number;
+    if (c === QUOTE) {
+      let q = p + 1;
+      let escaped = false;
+      for (;;) {
+        if (q >= end) throw new LineError(valueStart, `unterminated string value for field ${quote(key)}`);
+        const ch = text.charCodeAt(q);
+        if (ch === QUOTE) break;
+        if (ch === BACKSLASH) {
+          escaped = true;
+          q += 2;
+          continue;
+        }
+        q++;
+      }
+      value = escaped ? unescapeString(text, p + 1, q) : text.slice(p + 1, q);
+      code = CODE_STRING;
+      p = q + 1;
+    } else if (c === LOWER_T || c === UPPER_T || c === LOWER_F || c === UPPER_F) {
+      let q = p + 1;
+      while (q < end) {
+        const ch = text.charCodeAt(q);
+        if (ch === COMMA || ch === SPACE) break;
+        q++;
+      }
+      const b = parseBoolean(text, p, q);
+      if (b === undefined) {
+        throw new LineError(p, `invalid field value ${quote(text.slice(p, q))} for key ${quote(key)}`);
+      }
+      value = b;
+      code = CODE_BOOL;
+      p = q;
+    } else {
+      const q = parseNumber(text, p, end);
+      if (q < 0) {
+        let e = p;
+        while (e < end) {
+          const ch = text.charCodeAt(e);
+          if (ch === COMMA || ch === SPACE) break;
+          e++;
+        }
+        throw new LineError(p, `invalid field value ${quote(text.slice(p, e))} for key ${quote(key)}`);
+      }
+      value = numValue;
+      code = numCode;
+      p = q;
+    }
+
+    if (shapeOk && shapeTypes.charCodeAt(count) !== code) shapeOk = false;
+    if (!shapeOk && Object.hasOwn(fields, key)) {
+      // Repeated key: last value wins, at the first occurrence's position.
+      let at = 0;
+      while (scratchKeys[at] !== key) at++;
+      scratchCodes[at] = code;
+      setField(fields, key, value);
+    } else {
+      setField(fields, key, value);
+      scratchKeys[count] = key;
+      scratchCodes[count] = code;
+      count++;
+    }
+
+    if (p >= end) break;
+    const sep = text.charCodeAt(p);
+    if (sep === COMMA) {
+      p++;
+      continue;
+    }
+    if (sep === SPACE) break;
+    throw new LineError(p, `unexpected ${quote(text[p]!)} after value of field ${quote(key)}`);
+  }
+
+  let types: string;
+  if (shapeOk && count === series.keys.length) {
+    types = shapeTypes;
+  } else {
+    types = String.fromCharCode.apply(null, scratchCodes.slice(0, count));
+    // Remember this line's field layout for the next line of the series.
+    series.rawKeys = scratchRaw.slice(0, count);
+    series.keys = scratchKeys.slice(0, count);
+    series.types = types;
+  }
+
+  // --- timestamp
+  while (p < end && text.charCodeAt(p) === SPACE) p++;
+  let time = defaultTime;
+  let nanos = 0;
+  if (p < end) {
+    const tsStart = p;
+    let neg = false;
+    if (text.charCodeAt(p) === MINUS) {
+      neg = true;
+      p++;
+    }
+    const digitsStart = p;
+    while (p < end) {
+      const ch = text.charCodeAt(p);
+      if (ch < ZERO || ch > NINE) break;
+      p++;
+    }
+    const digitsEnd = p;
+    while (p < end && text.charCodeAt(p) === SPACE) p++;
+    if (digitsEnd === digitsStart || p < end) {
+      let e = tsStart;
+      while (e < end && text.charCodeAt(e) !== SPACE) e++;
+      if (e !== digitsEnd || digitsEnd === digitsStart) {
+        throw new LineError(tsStart, `invalid timestamp ${quote(text.slice(tsStart, e))}`);
+      }
+      throw new LineError(p, `unexpected text after timestamp: ${quote(text.slice(p, end).trim())}`);
+    }
+    // Split the digits into whole milliseconds and the nanosecond remainder, exactly.
+    const loDigits = precision === 'ns' ? 6 : precision === 'us' ? 3 : 0;
+    const split = Math.max(digitsEnd - loDigits, digitsStart);
+    if (split - digitsStart > 15) {
+      throw new LineError(tsStart, `timestamp ${quote(text.slice(tsStart, digitsEnd))} out of range`);
+    }
+    let hi = 0;
+    for (let i = digitsStart; i < split; i++) hi = hi * 10 + (text.charCodeAt(i) - ZERO);
+    let lo = 0;
+    for (let i = split; i < digitsEnd; i++) lo = lo * 10 + (text.charCodeAt(i) - ZERO);
+    if (precision === 'us') lo *= 1000;
+    else if (precision === 's') hi *= 1000;
+    if (neg) {
+      if (lo > 0) {
+        time = -hi - 1;
+        nanos = 1_000_000 - lo;
+      } else {
+        time = 0 - hi;
+      }
+    } else {
+      time = hi;
+      nanos = lo;
+    }
+    if (
+      time > 9223372036854 ||
+      time < -9223372036855 ||
+      (time === 9223372036854 && nanos > 775807) ||
+      (time === -9223372036855 && nanos < 224192)
+    ) {
+      throw new LineError(tsStart, `timestamp ${quote(text.slice(tsStart, digitsEnd))} out of range`);
+    }
+  }
+
+  return { measurement: series.measurement, tags: series.tags, fields, types, time, nanos };
+}
+
+function oddBackslashesBefore(text: string, at: number, start: number): boolean {
+  let k = at - 1;
+  while (k >= start && text.charCodeAt(k) === BACKSLASH) k--;
+  return ((at - 1 - k) & 1) === 1;
+}
+
+/**
+ * Copies a slice into its own string so that cached names do not keep the whole message text
+ * (V8 slices reference their parent string) alive.
+ */
+function flatten(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/** Parses `measurement[,k=v...]` (no unescaped spaces). `offset` is its position in the text for errors. */
+function parseSeries(s: string, offset: number): Series {
+  const n = s.length;
+  let i = 0;
+  let escaped = false;
+  while (i < n) {
+    const ch = s.charCodeAt(i);
+    if (ch === COMMA) break;
+    if (ch === BACKSLASH) {
+      escaped = true;
+      i += 2;
+      continue;
+    }
+    i++;
+  }
+  if (i > n) i = n;
+  if (i === 0) throw new LineError(offset, 'missing measurement');
+  const measurement = escaped ? unescapeMeasurement(s.slice(0, i)) : s.slice(0, i);
+  if (i >= n) return { measurement, tags: EMPTY_TAGS, rawKeys: [], keys: [], types: '' };
+
+  const tags: Record<string, string> = {};
+  while (i < n) {
+    // s[i] is a comma
+    i++;
+    const keyStart = i;
+    escaped = false;
+    for (;;) {
+      if (i >= n) {
+        throw new LineError(
+          offset + keyStart,
+          keyStart === n
+            ? 'missing tag key after comma'
+            : `missing '=' after tag key ${quote(s.slice(keyStart))}`,
+        );
+      }
+      const ch = s.charCodeAt(i);
+      if (ch === EQUALS) break;
+      if (ch === COMMA) {
+        throw new LineError(
+          offset + i,
+          keyStart === i
+            ? 'missing tag key after comma'
+            : `missing '=' after tag key ${quote(s.slice(keyStart, i))}`,
+        );
+      }
+      if (ch === BACKSLASH) {
+        escaped = true;
+        i += 2;
+        continue;
+      }
+      i++;
+    }
+    if (i === keyStart) throw new LineError(offset + i, 'missing tag key');
+    const key = escaped ? unescapeKey(s.slice(keyStart, i)) : s.slice(keyStart, i);
+    i++;
+    const valueStart = i;
+    escaped = false;
+    while (i < n) {
+      const ch = s.charCodeAt(i);
+      if (ch === COMMA) break;
+      if (ch === EQUALS) {
+        throw new LineError(offset + i, `unescaped '=' in value of tag ${quote(key)}`);
+      }
+      if (ch === BACKSLASH) {
+        escaped = true;
+        i += 2;
+        continue;
+      }
+      i++;
+    }
+    if (i > n) i = n;
+    if (i === valueStart) throw new LineError(offset + valueStart, `missing value for tag ${quote(key)}`);
+    if (Object.hasOwn(tags, key)) throw new LineError(offset + keyStart, `duplicate tag key ${quote(key)}`);
+    setTag(tags, key, escaped ? unescapeKey(s.slice(valueStart, i)) : s.slice(valueStart, i));
+  }
+  return { measurement, tags: Object.freeze(tags), rawKeys: [], keys: [], types: '' };
+}
+
+function setTag(tags: Record<string, string>, key: string, value: string): void {
+  if (key === '__proto__')
+    Object.defineProperty(tags, key, { value, enumerable: true, writable: true, configurable: true });
+  else tags[key] = value;
+}
+
+function setField(fields: Record<string, FieldValue>, key: string, value: FieldValue): void {
+  if (key.length === 9 && key === '__proto__') {
+    Object.defineProperty(fields, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    fields[key] = value;
+  }
+}
+
+/** Measurement escapes: `\,` `\ ` `\\`. */
+function unescapeMeasurement(raw: string): string {
+  let out = '';
+  const n = raw.length;
+  for (let i = 0; i < n; i++) {
+    const ch = raw.charCodeAt(i);
+    if (ch === BACKSLASH && i + 1 < n) {
+      const next = raw.charCodeAt(i + 1);
+      if (next === COMMA || next === SPACE || next === BACKSLASH) {
+        out += raw[i + 1];
+        i++;
+        continue;
+      }
+    }
+    out += raw[i];
+  }
+  return out;
+}
+
+/** Tag key, tag value and field key escapes: `\,` `\=` `\ ` `\\`. */
+function unescapeKey(raw: string): string {
+  let out = '';
+  const n = raw.length;
+  for (let i = 0; i < n; i++) {
+    const ch = raw.charCodeAt(i);
+    if (ch === BACKSLASH && i + 1 < n) {
+      const next = raw.charCodeAt(i + 1);
+      if (next === COMMA || next === SPACE || next === EQUALS || next === BACKSLASH) {
+        out += raw[i + 1];
+        i++;
+        continue;
+      }
+    }
+    out += raw[i];
+  }
+  return out;
+}
+
+/** String field value escapes: `\"` `\\`. */
+function unescapeString(text: string, start: number, end: number): string {
+  let out = '';
+  for (let i = start; i < end; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === BACKSLASH && i + 1 < end) {
+      const next = text.charCodeAt(i + 1);
+      if (next === QUOTE || next === BACKSLASH) {
+        out += text[i + 1];
+        i++;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+function parseBoolean(text: string, start: number, end: number): boolean | undefined {
+  const len = end - start;
+  const c = text.charCodeAt(start);
+  if (len === 1) {
+    if (c === LOWER_T || c === UPPER_T) return true;
+    if (c === LOWER_F || c === UPPER_F) return false;
+    return undefined;
+  }
+  if (len === 4) {
+    if (text.startsWith('true', start) || text.startsWith('True', start) || text.startsWith('TRUE', start)) {
+      return true;
+    }
+    return undefined;
+  }
+  if (len === 5) {
+    if (
+      text.startsWith('false', start) ||
+      text.startsWith('False', start) ||
+      text.startsWith('FALSE', start)
+    ) {
+      return false;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Parses a float, `…i` integer or `…u` unsigned at `start`; the value must end at a comma, a
+ * space or `end`. Sets numValue/numCode and returns the end position, or -1 if invalid.
+ */
+function parseNumber(text: string, start: number, end: number): number {
+  let p = start;
+  let neg = false;
+  let c = text.charCodeAt(p);
+  if (c === MINUS) {
+    neg = true;
+    c = text.charCodeAt(++p);
+  }
+  let mantissa = 0;
+  let digits = 0;
+  let intDigits = 0;
+  while (c >= ZERO && c <= NINE && p < end) {
+    mantissa = mantissa * 10 + (c - ZERO);
+    intDigits++;
+    c = text.charCodeAt(++p);
+  }
+  digits = intDigits;
+  if (p < end && (c === LOWER_I || c === LOWER_U)) {
+    if (intDigits === 0) return -1;
+    const after = p + 1;
+    if (after < end) {
+      const t = text.charCodeAt(after);
+      if (t !== COMMA && t !== SPACE) return -1;
+    }
+    if (c === LOWER_I) {
+      if (intDigits <= 15) {
+        numValue = neg ? 0 - mantissa : mantissa;
+      } else {
+        const big = BigInt(text.slice(start, p));
+        if (big > INT64_MAX || big < INT64_MIN) return -1;
+        numValue = toSafe(big);
+      }
+      numCode = CODE_INT;
+    } else {
+      if (neg) return -1;
+      if (intDigits <= 15) {
+        numValue = mantissa;
+      } else {
+        const big = BigInt(text.slice(start, p));
+        if (big > UINT64_MAX) return -1;
+        numValue = toSafe(big);
+      }
+      numCode = CODE_UINT;
+    }
+    return after;
+  }
+  let fracDigits = 0;
+  if (p < end && c === DOT) {
+    c = text.charCodeAt(++p);
+    while (c >= ZERO && c <= NINE && p < end) {
+      mantissa = mantissa * 10 + (c - ZERO);
+      fracDigits++;
+      c = text.charCodeAt(++p);
+    }
+  }
+  digits += fracDigits;
+  if (digits === 0) return -1;
+  let exponent = 0;
+  if (p < end && (c === LOWER_E || c === UPPER_E)) {
+    c = text.charCodeAt(++p);
+    let expNeg = false;
+    if (p < end && (c === MINUS || c === 43)) {
+      expNeg = c === MINUS;
+      c = text.charCodeAt(++p);
+    }
+    const expStart = p;
+    while (c >= ZERO && c <= NINE && p < end) {
+      if (exponent < 100000) exponent = exponent * 10 + (c - ZERO);
+      c = text.charCodeAt(++p);
+    }
+    if (p === expStart) return -1;
+    if (expNeg) exponent = -exponent;
+  }
+  if (p < end && c !== COMMA && c !== SPACE) return -1;
+  let v: number;
+  const scale = exponent - fracDigits;
+  if (digits <= 15 && scale >= -22 && scale <= 22) {
+    // mantissa < 2^53 and 10^|scale| are exact: one IEEE operation rounds correctly.
+    v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
+  } else {
+    v = Number.parseFloat(text.slice(neg ? start + 1 : start, p));
+    if (!Number.isFinite(v)) return -1;
+  }
+  numValue = neg ? -v : v;
+  numCode = CODE_FLOAT;
+  return p;
+}
+
+function toSafe(big: bigint): number | bigint {
+  return big <= 9007199254740991n && big >= -9007199254740991n ? Number(big) : big;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
+function needsEscape(s: string, extra: number): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === COMMA || c === SPACE || c === BACKSLASH || c === extra || c === LF || c === CR) return true;
+  }
+  return false;
+}
+
+function escapeName(s: string, escapeEquals: boolean): string {
+  if (!needsEscape(s, escapeEquals ? EQUALS : -1)) return s;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === COMMA || c === SPACE || c === BACKSLASH || (escapeEquals && c === EQUALS)) out += '\\' + s[i];
+    else if (c === LF) out += '\\n';
+    else if (c === CR) out += '\\r';
+    else out += s[i];
+  }
+  return out;
+}
+
+function escapeStringValue(s: string): string {
+  let out = '"';
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === QUOTE || c === BACKSLASH || c === LF || c === CR) {
+      out += s.slice(from, i) + (c === LF ? '\\n' : c === CR ? '\\r' : '\\' + s[i]);
+      from = i + 1;
+    }
+  }
+  return out + s.slice(from) + '"';
+}
+
+/** `hi * 10^digits + lo` as a decimal string, exactly (hi may be negative, 0 <= lo < 10^digits). */
+function joinScaled(hi: number, lo: number, digits: number): string {
+  if (digits === 0) return String(hi);
+  const unit = 10 ** digits;
+  if (hi >= 0) return hi === 0 ? String(lo) : String(hi) + String(lo).padStart(digits, '0');
+  if (lo === 0) return String(hi) + '0'.repeat(digits);
+  const h = -hi - 1;
+  const l = unit - lo;
+  return '-' + (h === 0 ? String(l) : String(h) + String(l).padStart(digits, '0'));
+}
+
+/** The point's timestamp as an integer in `precision` (rounded down to it). */
+export function formatTimestamp(time: number, nanos: number, precision: Precision = 'ns'): string {
+  switch (precision) {
+    case 'ns':
+      return joinScaled(time, nanos, 6);
+    case 'us':
+      return joinScaled(time, Math.floor(nanos / 1000), 3);
+    case 'ms':
+      return String(time);
+    case 's':
+      return String(Math.floor(time / 1000));
+  }
+}
+
+/**
+ * Canonical line protocol for one point, timestamp in `precision` (default ns).
+ * What line protocol cannot carry is dropped rather than producing a line the TSDB would
+ * misread: tags with an empty key or value, fields with an empty key, non-finite floats.
+ * Newlines and carriage returns in names and values become the two characters `\n` / `\r`.
+ */
+export function encodeLine(p: Point, precision: Precision = 'ns'): string {
+  let line = escapeName(p.measurement, false);
+  const tags = p.tags;
+  for (const k in tags) {
+    const v = tags[k]!;
+    if (k === '' || v === '') continue;
+    line += ',' + escapeName(k, true) + '=' + escapeName(v, true);
+  }
+  let sep = ' ';
+  let i = 0;
+  const types = p.types;
+  const fields = p.fields;
+  for (const k in fields) {
+    const v = fields[k]!;
+    const code = types.charCodeAt(i++);
+    if (k === '') continue;
+    let encoded: string;
+    if (typeof v === 'string') encoded = escapeStringValue(v);
+    else if (typeof v === 'boolean') encoded = v ? 'true' : 'false';
+    else if (typeof v === 'bigint') encoded = String(v) + (code === CODE_UINT ? 'u' : 'i');
+    else if (code === CODE_INT || code === CODE_UINT) {
+      if (!Number.isFinite(v)) continue;
+      encoded = BigInt(Math.trunc(v)).toString() + (code === CODE_UINT ? 'u' : 'i');
+    } else if (!Number.isFinite(v)) continue;
+    else encoded = Object.is(v, -0) ? '-0' : String(v);
+    line += sep + escapeName(k, true) + '=' + encoded;
+    sep = ',';
+  }
+  return line + ' ' + formatTimestamp(p.time, p.nanos, precision);
+}
