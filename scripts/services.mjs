@@ -266,28 +266,54 @@ async function portOpen(port) {
   return (await tcpExchange(port, null, () => true, 1000)) !== null;
 }
 
-// Kafka ApiVersions v0: the broker only answers once it has finished starting up.
-const API_VERSIONS_REQUEST = (() => {
+/** One request to the broker (non-flexible request header v1); resolves with the response body or null. */
+async function kafkaRequest(port, apiKey, apiVersion, body) {
   const clientId = Buffer.from('converge-services');
-  const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length);
-  body.writeInt16BE(18, 0); // api key: ApiVersions
-  body.writeInt16BE(0, 2); // api version
-  body.writeInt32BE(0x0c0ffee, 4); // correlation id
-  body.writeInt16BE(clientId.length, 8);
-  clientId.copy(body, 10);
-  const frame = Buffer.alloc(4);
-  frame.writeInt32BE(body.length, 0);
-  return Buffer.concat([frame, body]);
-})();
-
-async function kafkaHealthy(port) {
+  const correlationId = (Math.random() * 0x7fffffff) | 0;
+  const header = Buffer.alloc(4 + 2 + 2 + 4 + 2);
+  header.writeInt32BE(header.length - 4 + clientId.length + body.length, 0);
+  header.writeInt16BE(apiKey, 4);
+  header.writeInt16BE(apiVersion, 6);
+  header.writeInt32BE(correlationId, 8);
+  header.writeInt16BE(clientId.length, 12);
   const reply = await tcpExchange(
     port,
-    API_VERSIONS_REQUEST,
+    Buffer.concat([header, clientId, body]),
     (buf) => buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0),
   );
+  if (reply === null || reply.length < 8 || reply.readInt32BE(4) !== correlationId) return null;
+  return reply.subarray(8);
+}
+
+function kafkaString(value) {
+  const bytes = Buffer.from(value);
+  const out = Buffer.alloc(2 + bytes.length);
+  out.writeInt16BE(bytes.length, 0);
+  bytes.copy(out, 2);
+  return out;
+}
+
+// ApiVersions: the broker only answers once it has finished starting up.
+async function kafkaHealthy(port) {
+  const body = await kafkaRequest(port, 18, 0, Buffer.alloc(0));
+  return body !== null && body.length >= 2 && body.readInt16BE(0) === 0;
+}
+
+/**
+ * A fresh broker creates __consumer_offsets on the first FindCoordinator and then loads it, and
+ * consumer groups fail to join until then ("coordinator is loading"). Waiting for it here keeps that
+ * out of the first test that uses a group.
+ */
+async function kafkaGroupCoordinatorReady(port) {
+  const group = kafkaString('converge-services-probe');
+  const found = await kafkaRequest(port, 10, 0, group); // FindCoordinator v0
+  if (found === null || found.length < 2 || found.readInt16BE(0) !== 0) return false;
+  const allTopics = Buffer.alloc(4);
+  allTopics.writeInt32BE(-1, 0);
+  const offsets = await kafkaRequest(port, 9, 2, Buffer.concat([group, allTopics])); // OffsetFetch v2
+  // A group that never committed has no topics, so the body is [0 topics][error code].
   return (
-    reply !== null && reply.length >= 10 && reply.readInt32BE(4) === 0x0c0ffee && reply.readInt16BE(8) === 0
+    offsets !== null && offsets.length === 6 && offsets.readInt32BE(0) === 0 && offsets.readInt16BE(4) === 0
   );
 }
 
@@ -445,6 +471,7 @@ const services = {
     ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController],
     url: (cfg) => `${HOST}:${cfg.ports.kafka}`,
     healthy: (cfg) => kafkaHealthy(cfg.ports.kafka),
+    ready: (cfg) => kafkaGroupCoordinatorReady(cfg.ports.kafka),
     tools(cfg) {
       const tools = javaPath() ? [] : ['java'];
       if (!kafkaLibsReady(cfg) && !mvnPath()) tools.push('mvn');
@@ -666,12 +693,14 @@ async function waitUntilReady(name, cfg, { child, logFile, logOffset, readyLogLi
       throw new ServiceStartError(name, `the process exited with ${exited} before it was ready`, logFile);
     }
     const logReady = !readyLogLine || logContainsSince(logFile, logOffset, readyLogLine);
-    if (logReady && (await svc.healthy(cfg))) return Date.now() - started;
+    if (logReady && (await svc.healthy(cfg)) && (!svc.ready || (await svc.ready(cfg)))) {
+      return Date.now() - started;
+    }
     if (Date.now() - started > timeoutMs) {
       throw new ServiceStartError(
         name,
         `not ready after ${seconds(timeoutMs)} (${readyLogLine ? `waiting for "${readyLogLine}" in the log and ` : ''}` +
-          `a health check on ${svc.url(cfg)})`,
+          `a health check${svc.ready ? ' and the group coordinator' : ''} on ${svc.url(cfg)})`,
         logFile,
       );
     }
