@@ -114,6 +114,15 @@ export interface TopologyView {
   lastSeen(ref: EntityRef): number | undefined;
   /** Number of entities per level. */
   counts(): Record<Level, number>;
+  /**
+   * Attribute groups, kept incrementally by the live graph (optional so that small test views
+   * can omit them): how many entities of a level carry each value of `key` (e.g. hosts per
+   * kernel), and which ones.
+   */
+  attributeValues?(level: Level, key: string): Map<string, number>;
+  membersWithAttribute?(level: Level, key: string, value: string): EntityRef[];
+  /** Attribute keys some entity of the level carries (e.g. kernel, model, os). */
+  attributeKeys?(level: Level): string[];
 }
 
 // ---------------------------------------------------------------------------------------------
