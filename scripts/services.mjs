@@ -100,25 +100,24 @@ export function config() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
-function findExecutable(name, override) {
-  if (override) {
-    try {
-      fs.accessSync(override, fs.constants.X_OK);
-      return override;
-    } catch {
-      throw new Error(`${override} (from the environment) is not an executable file`);
-    }
+function isExecutableFile(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
   }
+}
+
+/** Absolute path of a program: `override` (a path or a name) when given, else `name` on PATH. */
+function findExecutable(name, override) {
+  const wanted = override || name;
+  if (wanted.includes('/')) return isExecutableFile(wanted) ? path.resolve(wanted) : null;
   const dirs = (process.env.PATH || '')
     .split(path.delimiter)
     .concat(['/usr/local/bin', '/usr/bin', '/usr/sbin']);
   for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {}
+    if (dir && isExecutableFile(path.join(dir, wanted))) return path.join(dir, wanted);
   }
   return null;
 }
@@ -154,17 +153,18 @@ function readPid(file) {
   }
 }
 
-/** Last `lines` lines of a log file, or a note that there is none. */
-export function logTail(file, lines = 40) {
+/** Last `lines` lines of a log file written after byte `since`, or a note that there are none. */
+export function logTail(file, lines = 40, since = 0) {
   let fd;
   try {
     fd = fs.openSync(file, 'r');
     const size = fs.fstatSync(fd).size;
-    const length = Math.min(size, 64 * 1024);
-    const buffer = Buffer.alloc(length);
-    fs.readSync(fd, buffer, 0, length, size - length);
+    const from = Math.max(since, size - 64 * 1024, 0);
+    const buffer = Buffer.alloc(Math.max(size - from, 0));
+    fs.readSync(fd, buffer, 0, buffer.length, from);
     const text = buffer.toString('utf8').replace(/\s+$/, '');
-    return text.split('\n').slice(-lines).join('\n') || '(log file is empty)';
+    if (!text) return since > 0 ? '(nothing logged since this start)' : '(log file is empty)';
+    return text.split('\n').slice(-lines).join('\n');
   } catch {
     return `(no log file at ${file})`;
   } finally {
@@ -323,12 +323,18 @@ async function redisHealthy(port) {
 }
 
 async function httpHealthy(url, expectBody) {
+  // Not AbortSignal.timeout(): its timer is unref'd, so a server that accepts and never answers
+  // would let the CLI's event loop run dry and exit 0 in the middle of a start.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 2000);
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(url, { signal: controller.signal });
     const body = await response.text();
     return response.ok && (expectBody === undefined || body.trim() === expectBody);
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -339,10 +345,22 @@ function isRoot() {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
+// Env vars that name a program instead of looking it up on PATH.
+const TOOL_OVERRIDES = {
+  'redis-server': 'CONVERGE_REDIS_BIN',
+  'victoria-metrics': 'CONVERGE_TSDB_BIN',
+  'prometheus-alertmanager': 'CONVERGE_ALERTMANAGER_BIN',
+  mvn: 'CONVERGE_MVN_BIN',
+  java: 'JAVA_HOME',
+};
+
 function missingToolError(tools, reason) {
   const packages = tools.map((t) => APT_PACKAGES[t] ?? t);
+  const overrides = tools
+    .filter((t) => process.env[TOOL_OVERRIDES[t]])
+    .map((t) => ` ${TOOL_OVERRIDES[t]}=${process.env[TOOL_OVERRIDES[t]]} names no executable ${t}.`);
   return new Error(
-    `missing ${tools.join(', ')}${reason ? ` (${reason})` : ''}. Install them, e.g. ` +
+    `missing ${tools.join(', ')}${reason ? ` (${reason})` : ''}.${overrides.join('')} Install them, e.g. ` +
       `\`sudo apt-get install -y ${packages.join(' ')}\`, or point the tests at running services with ` +
       'KAFKA_BROKERS=host:port, REDIS_URL=redis://host:port, TSDB_URL=http://host:port, ' +
       'ALERTMANAGER_URL=http://host:port.',
@@ -381,10 +399,7 @@ function aptInstall(tools, root, log) {
 }
 
 function javaPath() {
-  if (process.env.JAVA_HOME) {
-    const candidate = path.join(process.env.JAVA_HOME, 'bin', 'java');
-    if (findExecutable(candidate)) return candidate;
-  }
+  if (process.env.JAVA_HOME) return findExecutable(path.join(process.env.JAVA_HOME, 'bin', 'java'));
   return findExecutable('java');
 }
 
@@ -469,6 +484,7 @@ const services = {
     startTimeoutMs: 180_000,
     stopTimeoutMs: 30_000,
     ports: (cfg) => [cfg.ports.kafka, cfg.ports.kafkaController],
+    portEnvVars: ['CONVERGE_KAFKA_PORT', 'CONVERGE_KAFKA_CONTROLLER_PORT'],
     url: (cfg) => `${HOST}:${cfg.ports.kafka}`,
     healthy: (cfg) => kafkaHealthy(cfg.ports.kafka),
     ready: (cfg) => kafkaGroupCoordinatorReady(cfg.ports.kafka),
@@ -552,6 +568,7 @@ const services = {
     startTimeoutMs: 30_000,
     stopTimeoutMs: 15_000,
     ports: (cfg) => [cfg.ports.redis],
+    portEnvVars: ['CONVERGE_REDIS_PORT'],
     url: (cfg) => `redis://${HOST}:${cfg.ports.redis}`,
     healthy: (cfg) => redisHealthy(cfg.ports.redis),
     tools: () => (findExecutable('redis-server', process.env.CONVERGE_REDIS_BIN) ? [] : ['redis-server']),
@@ -585,6 +602,7 @@ const services = {
     startTimeoutMs: 30_000,
     stopTimeoutMs: 15_000,
     ports: (cfg) => [cfg.ports.tsdb],
+    portEnvVars: ['CONVERGE_TSDB_PORT'],
     url: (cfg) => `http://${HOST}:${cfg.ports.tsdb}`,
     healthy: (cfg) => httpHealthy(`http://${HOST}:${cfg.ports.tsdb}/health`, 'OK'),
     tools: () =>
@@ -609,6 +627,7 @@ const services = {
     startTimeoutMs: 30_000,
     stopTimeoutMs: 15_000,
     ports: (cfg) => [cfg.ports.alertmanager],
+    portEnvVars: ['CONVERGE_ALERTMANAGER_PORT'],
     url: (cfg) => `http://${HOST}:${cfg.ports.alertmanager}`,
     healthy: (cfg) => httpHealthy(`http://${HOST}:${cfg.ports.alertmanager}/-/ready`),
     tools: () =>
@@ -659,11 +678,11 @@ function checkNames(names) {
 }
 
 export class ServiceStartError extends Error {
-  constructor(name, reason, logFile) {
+  constructor(name, reason, logFile, logOffset = 0) {
     const envVar = serviceEnvVars[name];
     super(
       `${name} could not be started: ${reason}\n` +
-        (logFile ? `--- tail of ${logFile} ---\n${logTail(logFile, 40)}\n---\n` : '') +
+        (logFile ? `--- tail of ${logFile} ---\n${logTail(logFile, 40, logOffset)}\n---\n` : '') +
         `To use an existing ${name} instead, set ${envVar} (e.g. ${envVar}=${exampleValue(name)}).`,
     );
     this.name = 'ServiceStartError';
@@ -690,7 +709,12 @@ async function waitUntilReady(name, cfg, { child, logFile, logOffset, readyLogLi
   });
   for (let delay = 50; ; delay = Math.min(delay * 2, 250)) {
     if (exited !== null) {
-      throw new ServiceStartError(name, `the process exited with ${exited} before it was ready`, logFile);
+      throw new ServiceStartError(
+        name,
+        `the process exited with ${exited} before it was ready`,
+        logFile,
+        logOffset,
+      );
     }
     const logReady = !readyLogLine || logContainsSince(logFile, logOffset, readyLogLine);
     if (logReady && (await svc.healthy(cfg)) && (!svc.ready || (await svc.ready(cfg)))) {
@@ -702,6 +726,7 @@ async function waitUntilReady(name, cfg, { child, logFile, logOffset, readyLogLi
         `not ready after ${seconds(timeoutMs)} (${readyLogLine ? `waiting for "${readyLogLine}" in the log and ` : ''}` +
           `a health check${svc.ready ? ' and the group coordinator' : ''} on ${svc.url(cfg)})`,
         logFile,
+        logOffset,
       );
     }
     await sleep(delay);
@@ -742,12 +767,12 @@ async function startOne(name, cfg, log) {
       return result({ pid: ourPid, alreadyUp: true, managed: true });
     }
     fs.rmSync(pidFile, { force: true });
-    for (const port of svc.ports(cfg)) {
+    for (const [i, port] of svc.ports(cfg).entries()) {
       if (await portOpen(port)) {
         throw new ServiceStartError(
           name,
           `port ${port} on ${HOST} is taken by another program that does not answer as ${name}; ` +
-            'free it or choose other ports with CONVERGE_*_PORT',
+            `free it or choose another port with ${svc.portEnvVars[i]}`,
         );
       }
     }
@@ -858,7 +883,11 @@ export async function start(names, { log = stderrLog } = {}) {
   const cfg = config();
   fs.mkdirSync(cfg.root, { recursive: true });
   const missing = [...new Set(list.flatMap((name) => services[name].tools(cfg)))];
-  if (missing.length > 0) aptInstall(missing, cfg.root, log);
+  if (missing.length > 0) {
+    aptInstall(missing, cfg.root, log);
+    const still = [...new Set(list.flatMap((name) => services[name].tools(cfg)))];
+    if (still.length > 0) throw missingToolError(still, 'still missing after apt-get install');
+  }
   const settled = await Promise.allSettled(list.map((name) => startOne(name, cfg, log)));
   const results = {};
   const failures = [];
@@ -959,7 +988,15 @@ async function main(argv) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let finished = false;
+  process.once('beforeExit', () => {
+    if (!finished) {
+      process.stderr.write('scripts/services.mjs: stopped waiting with nothing left to wait on (a bug)\n');
+      process.exitCode = 1;
+    }
+  });
   main(process.argv.slice(2)).then((code) => {
+    finished = true;
     process.exitCode = code;
   });
 }
