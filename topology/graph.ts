@@ -78,7 +78,10 @@ export interface TopologyStats {
   expiryEntries: number;
   expiryBuckets: number;
   attributeSets: number;
+  /** Entities expired so far. */
   expired: number;
+  /** Expiry-index entries looked at so far (expired, re-filed or stale): the cost of expiry. */
+  expiryVisited: number;
 }
 
 /**
@@ -128,6 +131,7 @@ export class TopologyGraph implements TopologyView {
   private draining: number[] | undefined;
   private drainingBucket = Number.NaN;
   private expiredCount = 0;
+  private expiryVisited = 0;
 
   private readonly resolved: ResolvedEntities = {
     idc: undefined,
@@ -249,6 +253,7 @@ export class TopologyGraph implements TopologyView {
         }
       }
       this.draining = undefined;
+      this.expiryVisited += list.length;
       if (notDue.length > 0) {
         expiry.putBack(bucket, notDue);
         break;
@@ -395,6 +400,7 @@ export class TopologyGraph implements TopologyView {
       expiryBuckets: this.expiry.bucketCount,
       attributeSets: this.interner.size,
       expired: this.expiredCount,
+      expiryVisited: this.expiryVisited,
     };
   }
 
