@@ -1,0 +1,172 @@
+import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { DecodeError, InputFormat } from '../../core/types.js';
+import { ensureTopics } from './client.js';
+import type { DeadLetter, DeadLetterSink, SourceMessage } from './source.js';
+
+/**
+ * Header names of a dead letter in Kafka. The value is the offending line's exact bytes.
+ * `dlq-error` carries the decoder's reason ("line 3: invalid field value ... at column 17").
+ */
+export const DLQ_HEADERS = {
+  error: 'dlq-error',
+  sourceTopic: 'dlq-source-topic',
+  sourcePartition: 'dlq-source-partition',
+  sourceOffset: 'dlq-source-offset',
+  sourceLine: 'dlq-source-line',
+  sourceTimestamp: 'dlq-source-timestamp',
+  contentType: 'content-type',
+} as const;
+
+const CONTENT_TYPES: Record<InputFormat, string> = {
+  lp: 'text/plain; charset=utf-8',
+  json: 'application/json',
+};
+
+/**
+ * One dead letter per decode error, whose value is the exact bytes of the failed line (not the
+ * decoder's shortened copy). Errors come in line order, so one forward scan finds every line.
+ * JSON errors in a single (batch) document carry the metric's index rather than a line: the
+ * whole document is then the value.
+ */
+export function deadLettersFor(
+  message: SourceMessage,
+  errors: readonly DecodeError[],
+  format: InputFormat,
+): DeadLetter[] {
+  const value = message.value ?? Buffer.alloc(0);
+  const multiLine = value.indexOf(10) >= 0;
+  const out: DeadLetter[] = [];
+  let lineNo = 1;
+  let lineStart = 0;
+  for (const err of errors) {
+    let bytes: Buffer;
+    if (format === 'json' && !multiLine) {
+      bytes = value;
+    } else {
+      if (err.line < lineNo) {
+        lineNo = 1;
+        lineStart = 0;
+      }
+      while (lineNo < err.line && lineStart <= value.length) {
+        const nl = value.indexOf(10, lineStart);
+        lineStart = nl < 0 ? value.length + 1 : nl + 1;
+        lineNo++;
+      }
+      if (lineStart > value.length) {
+        bytes = Buffer.from(err.text, 'utf8');
+      } else {
+        const nl = value.indexOf(10, lineStart);
+        let end = nl < 0 ? value.length : nl;
+        if (end > lineStart && value[end - 1] === 13) end--;
+        bytes = value.subarray(lineStart, end);
+      }
+    }
+    out.push({
+      value: bytes,
+      key: message.key,
+      reason: err.reason,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      line: err.line,
+      contentType: CONTENT_TYPES[format],
+      timestamp: message.timestamp,
+    });
+  }
+  return out;
+}
+
+export function deadLetterHeaders(d: DeadLetter): IHeaders {
+  return {
+    [DLQ_HEADERS.error]: d.reason,
+    [DLQ_HEADERS.sourceTopic]: d.topic,
+    [DLQ_HEADERS.sourcePartition]: String(d.partition),
+    [DLQ_HEADERS.sourceOffset]: d.offset,
+    [DLQ_HEADERS.sourceLine]: String(d.line),
+    [DLQ_HEADERS.sourceTimestamp]: String(d.timestamp),
+    [DLQ_HEADERS.contentType]: d.contentType,
+  };
+}
+
+export interface KafkaDeadLetterSinkOptions {
+  kafka: Kafka;
+  /** Default `metrics.dlq`. */
+  topic?: string;
+  /** Partitions when the topic has to be created. Default 1. */
+  partitions?: number;
+}
+
+/** Dead letters produced to a Kafka topic with acks=all, keyed like their source message. */
+export class KafkaDeadLetterSink implements DeadLetterSink {
+  private readonly producer: Producer;
+  private readonly topic: string;
+  private ready: Promise<void> | undefined;
+
+  constructor(private readonly options: KafkaDeadLetterSinkOptions) {
+    this.topic = options.topic ?? 'metrics.dlq';
+    this.producer = options.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  async publish(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    this.ready ??= this.connect();
+    await this.ready;
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: letters.map((d) => ({
+        key: d.key,
+        value: d.value,
+        timestamp: String(d.timestamp),
+        headers: deadLetterHeaders(d),
+      })),
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.ready === undefined) return;
+    await this.ready.catch(() => undefined);
+    await this.producer.disconnect();
+  }
+
+  private async connect(): Promise<void> {
+    try {
+      await ensureTopics(this.options.kafka, [
+        { topic: this.topic, numPartitions: this.options.partitions ?? 1 },
+      ]);
+      await this.producer.connect();
+    } catch (e) {
+      this.ready = undefined; // try again with the next batch
+      throw e;
+    }
+  }
+}
+
+/** The embedded stand-in: keeps the most recent dead letters in memory and counts all. */
+export class MemoryDeadLetterSink implements DeadLetterSink {
+  private readonly kept: DeadLetter[] = [];
+  total = 0;
+
+  constructor(private readonly capacity = 10_000) {}
+
+  publish(letters: readonly DeadLetter[]): Promise<void> {
+    for (const d of letters) {
+      this.kept.push(d);
+      this.total++;
+    }
+    if (this.kept.length > this.capacity) this.kept.splice(0, this.kept.length - this.capacity);
+    return Promise.resolve();
+  }
+
+  /** The most recent letters, oldest first. */
+  letters(): readonly DeadLetter[] {
+    return this.kept;
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}

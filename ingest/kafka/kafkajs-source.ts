@@ -1,0 +1,125 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { ensureTopics, type KafkaLogger } from './client.js';
+import type { BatchHandler, MessageSource, SourceBatch, SourceMessage } from './source.js';
+
+export interface KafkaMessageSourceOptions {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  /** Partitions of the topic when this source has to create it. Default 12. */
+  partitions?: number;
+  /** Start from the earliest offset when the group has no committed offset. Default true. */
+  fromBeginning?: boolean;
+  /**
+   * Batches processed at once (one per partition at a time). Default: the topic's partition
+   * count, so one fetch's batches are worked on together and their writes share requests.
+   */
+  partitionsConsumedConcurrently?: number;
+  /** Bytes fetched per partition per fetch. Default 4 MiB. */
+  maxBytesPerPartition?: number;
+  /** Bytes per fetch response. Default 16 MiB. */
+  maxBytes?: number;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  logger?: KafkaLogger;
+}
+
+/**
+ * MessageSource over a kafkajs consumer group, with offsets committed only for batches whose
+ * handler resolved (autoCommit off, eachBatchAutoResolve off).
+ *
+ * Memory: kafkajs 2.x does not prefetch. Its fetcher hands one fetch response to the workers
+ * and waits until every batch of it has been processed before it fetches again
+ * (src/consumer/fetcher.js: `await workerQueue.push(...batches)`). So while a handler awaits a
+ * slow TSDB, no more data is read: the handler's await is the pause, and at most one fetch
+ * response (`maxBytes`) is held undecoded. The handler must call `heartbeat()` while it waits,
+ * since kafkajs heartbeats only from its run loop.
+ */
+export class KafkaMessageSource implements MessageSource {
+  private readonly consumer: Consumer;
+  private readonly partitions: number;
+  private running = false;
+  private stopped = false;
+
+  constructor(private readonly options: KafkaMessageSourceOptions) {
+    this.partitions = options.partitions ?? 12;
+    this.consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      maxBytesPerPartition: options.maxBytesPerPartition ?? 4 * 1024 * 1024,
+      maxBytes: options.maxBytes ?? 16 * 1024 * 1024,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: options.heartbeatIntervalMs ?? 3000,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      const err = e.payload.error;
+      options.logger?.error(
+        { err: err.message, groupId: e.payload.groupId, restart: e.payload.restart },
+        'Kafka consumer crashed',
+      );
+    });
+  }
+
+  async run(handler: BatchHandler): Promise<void> {
+    if (this.running) throw new Error('KafkaMessageSource: run() called twice');
+    this.running = true;
+    const { topic } = this.options;
+    await ensureTopics(this.options.kafka, [{ topic, numPartitions: this.partitions }]);
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [topic], fromBeginning: this.options.fromBeginning ?? true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.partitions,
+      eachBatch: (payload) => this.onBatch(payload, handler),
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.consumer.disconnect();
+  }
+
+  private async onBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
+    const { batch } = payload;
+    if (batch.messages.length === 0) return;
+    const messages: SourceMessage[] = new Array(batch.messages.length);
+    for (let i = 0; i < batch.messages.length; i++) {
+      messages[i] = toSourceMessage(batch.topic, batch.partition, batch.messages[i]!);
+    }
+    const sourceBatch: SourceBatch = {
+      topic: batch.topic,
+      partition: batch.partition,
+      messages,
+      heartbeat: () => payload.heartbeat(),
+      isActive: () => !this.stopped && payload.isRunning() && !payload.isStale(),
+    };
+    await handler(sourceBatch);
+    // A seek was requested meanwhile: the position is no longer ours to move. (A rebalance makes
+    // the commit fail with a stale generation instead; the batch is then consumed again.)
+    if (payload.isStale()) return;
+    const last = batch.messages[batch.messages.length - 1]!.offset;
+    payload.resolveOffset(last);
+    await payload.commitOffsetsIfNecessary({
+      topics: [
+        { topic: batch.topic, partitions: [{ partition: batch.partition, offset: nextOffset(last) }] },
+      ],
+    });
+  }
+}
+
+function toSourceMessage(topic: string, partition: number, m: KafkaMessage): SourceMessage {
+  return {
+    topic,
+    partition,
+    offset: m.offset,
+    key: m.key,
+    value: m.value,
+    timestamp: Number(m.timestamp),
+  };
+}
+
+function nextOffset(offset: string): string {
+  return (BigInt(offset) + 1n).toString();
+}

@@ -1,0 +1,302 @@
+import type { InputFormat, Point, Precision } from '../../core/types.js';
+import { decodeBuffer } from '../decode.js';
+import type { PointSink } from '../sink.js';
+import { createKafka, type KafkaClientOptions, type KafkaLogger } from './client.js';
+import { deadLettersFor, KafkaDeadLetterSink } from './dead-letters.js';
+import { KafkaMessageSource, type KafkaMessageSourceOptions } from './kafkajs-source.js';
+import type { DeadLetter, DeadLetterSink, MessageSource, SourceBatch } from './source.js';
+
+export interface MetricsConsumerOptions {
+  source: MessageSource;
+  sink: PointSink;
+  deadLetters: DeadLetterSink;
+  /** Message format. Default lp. */
+  format?: InputFormat;
+  /** Timestamp unit of the input; default per format (lp: ns, json: s). */
+  precision?: Precision;
+  /**
+   * Receives every batch's points once the sink acknowledged them (topology, detection).
+   * Called synchronously on the consume path: keep it cheap, do not throw.
+   */
+  onPoints?: (points: readonly Point[]) => void;
+  /**
+   * Decoded points not yet acknowledged by the sink, at most. Decoding waits (heartbeating)
+   * while the bound is reached, and kafkajs fetches nothing while a batch is unfinished, so a
+   * slow or down sink stops consumption with bounded memory. Default 200,000.
+   */
+  maxInFlightPoints?: number;
+  /** Points from consecutive messages gathered into one `sink.write`. Default 5000. */
+  writeChunkPoints?: number;
+  /** How often to heartbeat the group while waiting on the sink or the DLQ. Default 1 s. */
+  heartbeatEveryMs?: number;
+  logger?: KafkaLogger;
+}
+
+export interface MetricsConsumerStats {
+  batches: number;
+  messages: number;
+  /** Points acknowledged by the sink (counting redeliveries). */
+  points: number;
+  /** Lines sent to the dead-letter sink. */
+  malformed: number;
+  inFlightPoints: number;
+  peakInFlightPoints: number;
+  /** Wall time spent decoding, and waiting for the sink and the DLQ (ms, summed over batches). */
+  decodeMs: number;
+  sinkWaitMs: number;
+  deadLetterMs: number;
+  onPointsErrors: number;
+}
+
+/**
+ * Metrics from a message source into a PointSink, at-least-once: a batch resolves (and its
+ * offsets are committed by the source) only after its points are acknowledged by the sink, its
+ * undecodable lines are acknowledged by the dead-letter sink, and `onPoints` has seen them.
+ */
+export class MetricsConsumer {
+  private readonly format: InputFormat;
+  private readonly maxInFlight: number;
+  private readonly chunkPoints: number;
+  private readonly heartbeatEveryMs: number;
+  private inFlight = 0;
+  private readonly roomWaiters: Array<() => void> = [];
+  private readonly s: MetricsConsumerStats = {
+    batches: 0,
+    messages: 0,
+    points: 0,
+    malformed: 0,
+    inFlightPoints: 0,
+    peakInFlightPoints: 0,
+    decodeMs: 0,
+    sinkWaitMs: 0,
+    deadLetterMs: 0,
+    onPointsErrors: 0,
+  };
+
+  constructor(private readonly options: MetricsConsumerOptions) {
+    this.format = options.format ?? 'lp';
+    this.maxInFlight = positiveInt(options.maxInFlightPoints ?? 200_000, 'maxInFlightPoints');
+    this.chunkPoints = positiveInt(options.writeChunkPoints ?? 5000, 'writeChunkPoints');
+    this.heartbeatEveryMs = positiveInt(options.heartbeatEveryMs ?? 1000, 'heartbeatEveryMs');
+  }
+
+  start(): Promise<void> {
+    return this.options.source.run((batch) => this.handle(batch));
+  }
+
+  /** Stops consuming, then flushes and closes the sink and the DLQ. */
+  async shutdown(): Promise<void> {
+    await this.options.source.shutdown();
+    await this.options.sink.shutdown();
+    await this.options.deadLetters.shutdown();
+  }
+
+  stats(): MetricsConsumerStats {
+    return { ...this.s, inFlightPoints: this.inFlight };
+  }
+
+  /** Exposed for tests of the pipeline without a source. */
+  async handle(batch: SourceBatch): Promise<void> {
+    const { sink, onPoints } = this.options;
+    const decodeOpts: { precision?: Precision; defaultTime: number } = { defaultTime: 0 };
+    if (this.options.precision !== undefined) decodeOpts.precision = this.options.precision;
+    const writes: Promise<void>[] = [];
+    const delivered: Point[][] = [];
+    const dead: DeadLetter[] = [];
+    let chunk: Point[] = [];
+
+    const flushChunk = () => {
+      if (chunk.length === 0) return;
+      const points = chunk;
+      chunk = [];
+      delivered.push(points);
+      writes.push(this.track(sink.write(points), points.length));
+    };
+
+    const started = performance.now();
+    let waited = 0;
+    for (const message of batch.messages) {
+      const value = message.value;
+      if (value === null || value.length === 0) continue;
+      // Room for the message's points is reserved before decoding (its line count bounds them),
+      // so the in-flight count never passes the bound, even with several batches at once.
+      let reserved = 0;
+      if (this.format === 'lp') {
+        reserved = countLines(value);
+        if (this.inFlight > 0 && this.inFlight + reserved > this.maxInFlight) {
+          // Hand over what is gathered first, or batches waiting on each other could hold
+          // undelivered points forever.
+          flushChunk();
+          const t = performance.now();
+          await this.waitForRoom(reserved, batch);
+          waited += performance.now() - t;
+        } else {
+          this.take(reserved);
+        }
+      }
+      decodeOpts.defaultTime = message.timestamp;
+      const res = decodeBuffer(value, this.format, decodeOpts);
+      if (res.errors.length > 0) {
+        const letters = deadLettersFor(message, res.errors, this.format);
+        for (const d of letters) dead.push(d);
+      }
+      const points = res.points;
+      if (this.format === 'lp') this.give(reserved - points.length);
+      else this.take(points.length);
+      if (chunk.length === 0 && points.length >= this.chunkPoints) {
+        chunk = points;
+      } else {
+        for (const p of points) chunk.push(p);
+      }
+      if (chunk.length >= this.chunkPoints) flushChunk();
+      if (this.format === 'json' && this.inFlight > this.maxInFlight) {
+        flushChunk();
+        const t = performance.now();
+        await this.waitForRoom(0, batch);
+        waited += performance.now() - t;
+      }
+    }
+    flushChunk();
+    this.s.decodeMs += performance.now() - started - waited;
+
+    const t0 = performance.now();
+    const published = dead.length > 0 ? this.options.deadLetters.publish(dead) : undefined;
+    published?.catch(ignore); // awaited below; guarded in case the sink fails first
+    await this.withHeartbeat(Promise.all(writes), batch);
+    const t1 = performance.now();
+    if (published) await this.withHeartbeat(published, batch);
+    this.s.sinkWaitMs += t1 - t0 + waited;
+    this.s.deadLetterMs += performance.now() - t1;
+
+    let count = 0;
+    for (const points of delivered) {
+      count += points.length;
+      if (onPoints) {
+        try {
+          onPoints(points);
+        } catch (e) {
+          this.s.onPointsErrors++;
+          this.options.logger?.error({ err: (e as Error).message }, 'onPoints callback threw');
+        }
+      }
+    }
+    this.s.batches++;
+    this.s.messages += batch.messages.length;
+    this.s.points += count;
+    this.s.malformed += dead.length;
+  }
+
+  private take(n: number): void {
+    this.inFlight += n;
+    if (this.inFlight > this.s.peakInFlightPoints) this.s.peakInFlightPoints = this.inFlight;
+  }
+
+  private give(n: number): void {
+    if (n === 0) return;
+    this.inFlight -= n;
+    for (const w of this.roomWaiters.splice(0)) w();
+  }
+
+  private track(write: Promise<void>, n: number): Promise<void> {
+    const tracked = write.finally(() => this.give(n));
+    // Awaited with the batch; a batch that fails before that must not leave it unhandled.
+    tracked.catch(ignore);
+    return tracked;
+  }
+
+  /** Waits until `n` more points fit, then takes them (in the same tick as the check). */
+  private async waitForRoom(n: number, batch: SourceBatch): Promise<void> {
+    while (this.inFlight > 0 && this.inFlight + n > this.maxInFlight) {
+      await this.withHeartbeat(new Promise<void>((r) => this.roomWaiters.push(r)), batch);
+    }
+    this.take(n);
+  }
+
+  /** Awaits `p`, heartbeating the group meanwhile; rejects if a heartbeat says "rebalancing". */
+  private async withHeartbeat<T>(p: Promise<T>, batch: SourceBatch): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const beat = new Promise<never>((_, reject) => {
+      timer = setInterval(() => {
+        batch.heartbeat().catch(reject);
+      }, this.heartbeatEveryMs);
+    });
+    try {
+      return await Promise.race([p, beat]);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}
+
+function ignore(): void {}
+
+/** Upper bound on the points of a line-protocol message. */
+function countLines(buf: Buffer): number {
+  let n = 1;
+  let i = buf.indexOf(10);
+  while (i >= 0) {
+    n++;
+    i = buf.indexOf(10, i + 1);
+  }
+  return n;
+}
+
+export interface KafkaMetricsConsumerOptions extends KafkaClientOptions {
+  sink: PointSink;
+  /** Default `metrics`. */
+  topic?: string;
+  /** Default `metrics.dlq`. */
+  dlqTopic?: string;
+  /** Default `converge-ingest`. */
+  groupId?: string;
+  /** Partitions of `topic` when it has to be created. Default 12. */
+  partitions?: number;
+  format?: InputFormat;
+  precision?: Precision;
+  onPoints?: (points: readonly Point[]) => void;
+  maxInFlightPoints?: number;
+  writeChunkPoints?: number;
+  /** Passed to the kafkajs consumer. */
+  consumer?: Pick<
+    KafkaMessageSourceOptions,
+    | 'partitionsConsumedConcurrently'
+    | 'maxBytesPerPartition'
+    | 'maxBytes'
+    | 'sessionTimeoutMs'
+    | 'heartbeatIntervalMs'
+  > & { fromBeginning?: boolean };
+  logger?: KafkaLogger;
+}
+
+/** The `metrics` topic through kafkajs into a PointSink, with undecodable lines to `metrics.dlq`. */
+export class KafkaMetricsConsumer extends MetricsConsumer {
+  constructor(options: KafkaMetricsConsumerOptions) {
+    const kafka = createKafka(options);
+    const source = new KafkaMessageSource({
+      kafka,
+      topic: options.topic ?? 'metrics',
+      groupId: options.groupId ?? 'converge-ingest',
+      partitions: options.partitions ?? 12,
+      ...options.consumer,
+      logger: options.logger,
+    });
+    const deadLetters = new KafkaDeadLetterSink({ kafka, topic: options.dlqTopic ?? 'metrics.dlq' });
+    super({
+      source,
+      sink: options.sink,
+      deadLetters,
+      format: options.format,
+      precision: options.precision,
+      onPoints: options.onPoints,
+      maxInFlightPoints: options.maxInFlightPoints,
+      writeChunkPoints: options.writeChunkPoints,
+      logger: options.logger,
+    });
+  }
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`MetricsConsumer: ${name} must be an integer >= 1, got ${v}`);
+  return v;
+}

@@ -1,0 +1,477 @@
+import { HttpError, InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
+import type { Point, Precision } from '../../core/types.js';
+import { encodeLine } from '../decode.js';
+import type { PointSink } from '../sink.js';
+
+/**
+ * PointSink over the InfluxDB v2 write API (InfluxDB 2.x/3.x, victoria-metrics).
+ *
+ * Why the retry loop lives here and not in the client: @influxdata/influxdb-client's WriteApi
+ * retries through a RetryBuffer that silently drops the oldest lines once `maxBufferLines` is
+ * exceeded (it only reports them to `writeRetrySkipped`), gives up after `maxRetries` /
+ * `maxRetryTime` (defaults 5 and 180 s), and flushes on its own timer, where a failure is
+ * swallowed with no way to tell which caller's points were in the batch. None of that is
+ * acceptable for "nothing lost": a caller must learn exactly when its points are durable.
+ * So the WriteApi is used with `maxRetries: 0`, no flush timer and batch limits above ours,
+ * only to encode the request (path, org/bucket/precision, token, gzip) and to send one batch we
+ * formed; batching by size and time, the bound on buffered points, the unlimited retries with
+ * exponential backoff and jitter, and the acknowledgement of each `write()` live here.
+ */
+export interface InfluxPointSinkOptions {
+  /** Base URL of the TSDB, e.g. http://127.0.0.1:8428. */
+  url: string;
+  token?: string;
+  org?: string;
+  bucket?: string;
+  /** Timestamp precision of the encoded lines and of the write request. Default ns. */
+  precision?: Precision;
+  /** Points per request; a request is sent as soon as this many are queued. Default 5000. */
+  batchSize?: number;
+  /**
+   * Longest a partial batch waits for more points before it is sent. 0 (the default) sends
+   * what is queued as soon as a request slot is free, so points written in the same tick or
+   * while all slots are busy still go out together.
+   */
+  flushIntervalMs?: number;
+  /** Request body limit in characters of line protocol. Default 16 MiB. */
+  maxBatchBytes?: number;
+  /** Bodies larger than this many bytes are gzipped; `false` never gzips. Default 1000. */
+  gzipThreshold?: number | false;
+  /**
+   * Points held at most (queued + being sent + being retried). A `write` that does not fit
+   * waits for room, so memory stays bounded while the TSDB is down and the caller's awaits
+   * become the backpressure. Default 100,000.
+   */
+  maxBufferedPoints?: number;
+  /** Concurrent write requests. Default 2. */
+  maxInFlightRequests?: number;
+  /** First retry delay. Default 100 ms. */
+  minRetryDelayMs?: number;
+  /** Cap on the retry delay. Default 5 s (a recovered TSDB is found again within that). */
+  maxRetryDelayMs?: number;
+  /** Growth factor of the retry delay. Default 2. */
+  exponentialBase?: number;
+  /** Socket timeout of one request. Default 10 s. */
+  timeoutMs?: number;
+  /** How long `shutdown` keeps trying to deliver what is buffered. Default 10 s. */
+  shutdownTimeoutMs?: number;
+  /**
+   * Called with lines the TSDB refused for good (HTTP 400/413/422 for that single line, after
+   * bisecting the batch), before the `write` that carried them resolves. Nothing else is ever
+   * given up on.
+   */
+  onRejected?: (lines: string[], error: Error) => void | Promise<void>;
+  logger?: SinkLogger;
+}
+
+export interface SinkLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface InfluxPointSinkStats {
+  /** Points acknowledged by the TSDB. */
+  writtenPoints: number;
+  /** Points queued, being sent or waiting for a retry. */
+  bufferedPoints: number;
+  /** The largest `bufferedPoints` seen. */
+  peakBufferedPoints: number;
+  requests: number;
+  failedRequests: number;
+  rejectedLines: number;
+}
+
+export class SinkShutdownError extends Error {
+  constructor(detail: string) {
+    super(`InfluxPointSink: ${detail}`);
+    this.name = 'SinkShutdownError';
+  }
+}
+
+interface WriteTicket {
+  remaining: number;
+  failed: boolean;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+/** The encoded lines of (part of) one `write` call. */
+interface Chunk {
+  text: string;
+  count: number;
+  ticket: WriteTicket;
+}
+
+interface RoomWaiter {
+  count: number;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+type Failure = { kind: 'retry'; error: Error; delayMs?: number } | { kind: 'refused'; error: Error };
+
+export class InfluxPointSink implements PointSink {
+  private readonly api: WriteApi;
+  private readonly precision: Precision;
+  private readonly batchSize: number;
+  private readonly flushIntervalMs: number;
+  private readonly maxBatchBytes: number;
+  private readonly maxBuffered: number;
+  private readonly maxInFlight: number;
+  private readonly minRetryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly exponentialBase: number;
+  private readonly shutdownTimeoutMs: number;
+  private readonly onRejected: InfluxPointSinkOptions['onRejected'];
+  private readonly logger: SinkLogger | undefined;
+
+  private queue: Chunk[] = [];
+  private queueHead = 0;
+  private queuedPoints = 0;
+  private queuedChars = 0;
+  private buffered = 0;
+  private inFlight = 0;
+  private readonly roomWaiters: RoomWaiter[] = [];
+  private readonly idleWaiters: Array<() => void> = [];
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private flushDue = false;
+  private closing = false;
+  private aborted = false;
+  private readonly abort = new AbortController();
+  private shutdownPromise: Promise<void> | undefined;
+  private readonly s: InfluxPointSinkStats = {
+    writtenPoints: 0,
+    bufferedPoints: 0,
+    peakBufferedPoints: 0,
+    requests: 0,
+    failedRequests: 0,
+    rejectedLines: 0,
+  };
+
+  constructor(options: InfluxPointSinkOptions) {
+    this.precision = options.precision ?? 'ns';
+    this.batchSize = positiveInt(options.batchSize ?? 5000, 'batchSize');
+    this.flushIntervalMs = nonNegative(options.flushIntervalMs ?? 0, 'flushIntervalMs');
+    this.maxBatchBytes = positiveInt(options.maxBatchBytes ?? 16 * 1024 * 1024, 'maxBatchBytes');
+    this.maxBuffered = positiveInt(options.maxBufferedPoints ?? 100_000, 'maxBufferedPoints');
+    this.maxInFlight = positiveInt(options.maxInFlightRequests ?? 2, 'maxInFlightRequests');
+    this.minRetryDelayMs = nonNegative(options.minRetryDelayMs ?? 100, 'minRetryDelayMs');
+    this.maxRetryDelayMs = nonNegative(options.maxRetryDelayMs ?? 5000, 'maxRetryDelayMs');
+    this.exponentialBase = Math.max(1, options.exponentialBase ?? 2);
+    this.shutdownTimeoutMs = nonNegative(options.shutdownTimeoutMs ?? 10_000, 'shutdownTimeoutMs');
+    this.onRejected = options.onRejected;
+    this.logger = options.logger;
+    const gzip = options.gzipThreshold ?? 1000;
+    const influx = new InfluxDB({
+      url: options.url,
+      token: options.token,
+      timeout: options.timeoutMs ?? 10_000,
+    });
+    this.api = influx.getWriteApi(options.org ?? 'converge', options.bucket ?? 'metrics', this.precision, {
+      // A batch we form has at most 2 * batchSize chunks (records); the client's own size
+      // triggers must never fire, or it would send part of a batch on its own and swallow errors.
+      batchSize: 2 * this.batchSize + 1,
+      maxBatchBytes: Number.MAX_SAFE_INTEGER,
+      flushInterval: 0,
+      maxRetries: 0,
+      maxBufferLines: 1,
+      ...(gzip === false ? {} : { gzipThreshold: gzip }),
+      // Returning the rejection bypasses the client's own logging and retry buffer: we retry.
+      writeFailed: (error: Error) => Promise.reject(error),
+    });
+  }
+
+  /** Resolves when every point is acknowledged by the TSDB; waits while the buffer is full. */
+  write(points: readonly Point[]): Promise<void> {
+    if (this.closing) return Promise.reject(new SinkShutdownError('write after shutdown'));
+    if (points.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const ticket: WriteTicket = { remaining: points.length, failed: false, resolve, reject };
+      this.enqueue(points, ticket).catch((e: Error) => this.failTicket(ticket, e));
+    });
+  }
+
+  /** Sends everything queued now and resolves when nothing is buffered. */
+  forceFlush(): Promise<void> {
+    if (this.buffered === 0 && this.roomWaiters.length === 0) return Promise.resolve();
+    this.flushDue = true;
+    this.pump();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops accepting writes, tries for `shutdownTimeoutMs` to deliver what is buffered, then
+   * rejects the writes still pending (their points were not acknowledged; a Kafka consumer
+   * therefore does not commit them and they are consumed again after a restart).
+   */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      this.closing = true;
+      const deadline = new Promise<void>((r) => setTimeout(r, this.shutdownTimeoutMs).unref());
+      await Promise.race([this.forceFlush(), deadline]);
+      this.aborted = true;
+      this.abort.abort();
+      this.clearTimer();
+      const err = new SinkShutdownError(`shut down with ${this.buffered} points not acknowledged`);
+      for (const w of this.roomWaiters.splice(0)) w.reject(err);
+      for (let i = this.queueHead; i < this.queue.length; i++) this.failTicket(this.queue[i]!.ticket, err);
+      this.queue = [];
+      this.queueHead = 0;
+      this.api.dispose();
+      for (const w of this.idleWaiters.splice(0)) w();
+    })();
+    return this.shutdownPromise;
+  }
+
+  stats(): InfluxPointSinkStats {
+    return { ...this.s, bufferedPoints: this.buffered };
+  }
+
+  private async enqueue(points: readonly Point[], ticket: WriteTicket): Promise<void> {
+    for (let start = 0; start < points.length; start += this.batchSize) {
+      const end = Math.min(points.length, start + this.batchSize);
+      const count = end - start;
+      await this.reserve(count);
+      let text = '';
+      let i = start;
+      try {
+        for (; i < end; i++) {
+          text +=
+            i === start
+              ? encodeLine(points[i]!, this.precision)
+              : '\n' + encodeLine(points[i]!, this.precision);
+        }
+      } catch (e) {
+        this.release(count);
+        throw new Error(
+          `InfluxPointSink: cannot encode point ${describePoint(points, i)}: ${(e as Error).message}`,
+        );
+      }
+      this.queue.push({ text, count, ticket });
+      this.queuedPoints += count;
+      this.queuedChars += text.length;
+      this.pump();
+    }
+  }
+
+  /** Waits, first come first served, until `count` more points fit the buffer bound. */
+  private reserve(count: number): Promise<void> {
+    if (this.aborted) return Promise.reject(new SinkShutdownError('shut down'));
+    // A single write larger than the bound is admitted alone, so it cannot wait forever.
+    if (this.roomWaiters.length === 0 && (this.buffered + count <= this.maxBuffered || this.buffered === 0)) {
+      this.take(count);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.roomWaiters.push({ count, resolve, reject }));
+  }
+
+  private take(count: number): void {
+    this.buffered += count;
+    if (this.buffered > this.s.peakBufferedPoints) this.s.peakBufferedPoints = this.buffered;
+  }
+
+  private release(count: number): void {
+    this.buffered -= count;
+    while (this.roomWaiters.length > 0) {
+      const w = this.roomWaiters[0]!;
+      if (this.buffered + w.count > this.maxBuffered && this.buffered > 0) break;
+      this.roomWaiters.shift();
+      this.take(w.count);
+      w.resolve();
+    }
+    if (this.buffered === 0 && this.roomWaiters.length === 0) {
+      this.flushDue = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private pump(): void {
+    if (this.aborted) return;
+    while (this.inFlight < this.maxInFlight && this.queuedPoints > 0) {
+      const full = this.queuedPoints >= this.batchSize || this.queuedChars >= this.maxBatchBytes;
+      if (!full && !this.flushDue && !this.closing) {
+        this.armTimer();
+        return;
+      }
+      this.send(this.takeBatch());
+      if (this.queuedPoints === 0) this.flushDue = false;
+    }
+  }
+
+  private armTimer(): void {
+    if (this.timer !== undefined) return;
+    const fire = () => {
+      this.timer = undefined;
+      this.flushDue = true;
+      this.pump();
+      if (this.queuedPoints === 0) this.flushDue = false;
+    };
+    this.timer = this.flushIntervalMs === 0 ? setImmediate(fire) : setTimeout(fire, this.flushIntervalMs);
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer as NodeJS.Timeout);
+    clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = undefined;
+  }
+
+  private takeBatch(): Chunk[] {
+    const batch: Chunk[] = [];
+    let points = 0;
+    let chars = 0;
+    while (this.queueHead < this.queue.length && points < this.batchSize && chars < this.maxBatchBytes) {
+      const c = this.queue[this.queueHead++]!;
+      batch.push(c);
+      points += c.count;
+      chars += c.text.length;
+    }
+    this.queuedPoints -= points;
+    this.queuedChars -= chars;
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return batch;
+  }
+
+  private send(batch: Chunk[]): void {
+    this.inFlight++;
+    const texts = batch.map((c) => c.text);
+    this.deliver(texts)
+      .then(
+        () => {
+          for (const c of batch) {
+            this.s.writtenPoints += c.count;
+            const t = c.ticket;
+            t.remaining -= c.count;
+            if (t.remaining === 0 && !t.failed) t.resolve();
+          }
+        },
+        (e: Error) => {
+          for (const c of batch) this.failTicket(c.ticket, e);
+        },
+      )
+      .finally(() => {
+        let count = 0;
+        for (const c of batch) count += c.count;
+        this.inFlight--;
+        this.release(count);
+        this.pump();
+      });
+  }
+
+  /**
+   * Delivers `texts` (newline-joined lines) or rejects only on shutdown. Retryable failures
+   * (network, timeouts, 429, 5xx, and 401/403/404, which an operator can fix) are retried
+   * forever with exponential backoff and jitter; a refused payload is bisected down to the
+   * single lines the TSDB will not take, which go to `onRejected`.
+   */
+  private async deliver(texts: string[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.aborted) throw new SinkShutdownError('shut down before the TSDB acknowledged the points');
+      const failure = await this.post(texts);
+      if (failure === undefined) {
+        if (attempt > 1) this.logger?.warn({ attempts: attempt }, 'TSDB write succeeded after retries');
+        return;
+      }
+      this.s.failedRequests++;
+      if (failure.kind === 'refused') {
+        const lines = texts.length === 1 ? texts[0]!.split('\n') : texts.join('\n').split('\n');
+        if (lines.length === 1) {
+          this.s.rejectedLines++;
+          this.logger?.error(
+            { err: failure.error.message, line: lines[0]!.slice(0, 300) },
+            'TSDB refused a line',
+          );
+          await this.onRejected?.(lines, failure.error);
+          return;
+        }
+        const mid = lines.length >> 1;
+        await this.deliver([lines.slice(0, mid).join('\n')]);
+        await this.deliver([lines.slice(mid).join('\n')]);
+        return;
+      }
+      const delay = Math.max(this.backoff(attempt), failure.delayMs ?? 0);
+      // Attempts 1, 2, 4, 8, ...: loud enough to be seen, quiet while an outage lasts.
+      if ((attempt & (attempt - 1)) === 0) {
+        this.logger?.warn(
+          { err: failure.error.message, attempt, retryInMs: Math.round(delay) },
+          'TSDB write failed, retrying',
+        );
+      }
+      await sleep(delay, this.abort.signal);
+    }
+  }
+
+  /** One request; undefined on success. */
+  private async post(texts: string[]): Promise<Failure | undefined> {
+    this.s.requests++;
+    try {
+      // writeRecords + flush run synchronously up to the send: the client's buffer then holds
+      // exactly these records, even with other requests in flight.
+      this.api.writeRecords(texts);
+      await this.api.flush();
+      return undefined;
+    } catch (e) {
+      return classify(e as Error, this.maxRetryDelayMs);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const ceiling = Math.min(
+      this.maxRetryDelayMs,
+      this.minRetryDelayMs * this.exponentialBase ** (attempt - 1),
+    );
+    // "Equal jitter": at least half the exponential delay, so retries spread without bunching.
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  private failTicket(ticket: WriteTicket, e: Error): void {
+    if (ticket.failed) return;
+    ticket.failed = true;
+    ticket.reject(e);
+  }
+}
+
+function classify(error: Error, maxDelayMs: number): Failure {
+  if (error instanceof HttpError) {
+    const code = error.statusCode;
+    if (code === 400 || code === 413 || code === 422) return { kind: 'refused', error };
+    const header = error.headers?.['retry-after'];
+    const seconds = typeof header === 'string' ? Number(header) : Number.NaN;
+    if (Number.isFinite(seconds) && seconds > 0) {
+      return { kind: 'retry', error, delayMs: Math.min(seconds * 1000, maxDelayMs) };
+    }
+  }
+  return { kind: 'retry', error };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function describePoint(points: readonly Point[], index: number): string {
+  const p = points[index];
+  return p ? `#${index} (${String(p.measurement).slice(0, 80)})` : `#${index}`;
+}
+
+function positiveInt(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 1)
+    throw new RangeError(`InfluxPointSink: ${name} must be an integer >= 1, got ${v}`);
+  return v;
+}
+
+function nonNegative(v: number, name: string): number {
+  if (!Number.isFinite(v) || v < 0) throw new RangeError(`InfluxPointSink: ${name} must be >= 0, got ${v}`);
+  return v;
+}
