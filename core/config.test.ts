@@ -11,7 +11,11 @@ describe('config', () => {
     expect(c.api).toEqual({ host: '127.0.0.1', port: 8080 });
   });
   it('fills section defaults and parses durations', () => {
-    const c = parseConfig({ kafka: { brokers: ['127.0.0.1:9092'] }, tsdb: { url: 'http://127.0.0.1:8428', flushInterval: '250ms' }, topology: { ttl: '2m' } });
+    const c = parseConfig({
+      kafka: { brokers: ['127.0.0.1:9092'] },
+      tsdb: { url: 'http://127.0.0.1:8428', flushInterval: '250ms' },
+      topology: { ttl: '2m' },
+    });
     expect(c.kafka?.topics.dlq).toBe('metrics.dlq');
     expect(c.kafka?.groupId).toBe('converge-ingest');
     expect(c.tsdb?.flushInterval).toBe(250);
@@ -20,7 +24,10 @@ describe('config', () => {
   });
   it('names every offending key', () => {
     try {
-      parseConfig({ kafka: { brokers: ['nohost'] }, tsdb: { url: 'x', flushInterval: '5 minutes' }, typo: 1 }, 'my.yaml');
+      parseConfig(
+        { kafka: { brokers: ['nohost'] }, tsdb: { url: 'x', flushInterval: '5 minutes' }, typo: 1 },
+        'my.yaml',
+      );
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);

@@ -34,7 +34,13 @@ const KafkaSection = z.strictObject({
       alerts: z.string().min(1).default('alerts'),
       incidents: z.string().min(1).default('incidents'),
     })
-    .default({ metrics: 'metrics', dlq: 'metrics.dlq', topology: 'topology', alerts: 'alerts', incidents: 'incidents' }),
+    .default({
+      metrics: 'metrics',
+      dlq: 'metrics.dlq',
+      topology: 'topology',
+      alerts: 'alerts',
+      incidents: 'incidents',
+    }),
   /** Partitions to create for topics that do not exist yet. */
   partitions: z.number().int().min(1).max(10_000).default(12),
   /** Upper bound on decoded points held in memory while waiting for the TSDB (backpressure). */
@@ -92,9 +98,11 @@ export const ConfigSchema = z.strictObject({
       port: z.number().int().min(0).max(65_535).default(8080),
     })
     .default({ host: '127.0.0.1', port: 8080 }),
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') }).default({
-    level: 'info',
-  }),
+  log: z
+    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') })
+    .default({
+      level: 'info',
+    }),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -120,7 +128,8 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
 }
 
 function describeIssue(i: z.core.$ZodIssue): string {
-  if (i.code === 'unrecognized_keys') return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}`;
+  if (i.code === 'unrecognized_keys')
+    return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.join(', ')}`;
   return i.message;
 }
 

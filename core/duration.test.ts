@@ -12,9 +12,11 @@ describe('parseDuration', () => {
     expect(parseDuration('2d')).toBe(172_800_000);
   });
   it('rejects anything else', () => {
-    for (const bad of ['', '5', 'm', '5x', ' s', '-5s', '5m3', 'abc', '1e3s']) expect(parseDuration(bad)).toBeUndefined();
+    for (const bad of ['', '5', 'm', '5x', ' s', '-5s', '5m3', 'abc', '1e3s'])
+      expect(parseDuration(bad)).toBeUndefined();
   });
   it('round-trips through formatDuration', () => {
-    for (const ms of [1000, 90_000, 5_400_000, 250, 61_250]) expect(parseDuration(formatDuration(ms))).toBe(ms);
+    for (const ms of [1000, 90_000, 5_400_000, 250, 61_250])
+      expect(parseDuration(formatDuration(ms))).toBe(ms);
   });
 });

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /**
  * One logger for the process, JSON lines on stderr (stdout belongs to command output such as

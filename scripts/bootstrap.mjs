@@ -22,5 +22,9 @@ function run(cmd, args, what) {
 }
 
 const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs;
-if (stale) run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], 'npm ci (installing node modules)');
+// `npm install`, not `npm ci`: the lock file records only the platform packages the registry
+// served (optional native builds of biome and msgpackr for other platforms are absent from the
+// registry mirror), and `npm ci` refuses such a lock as "out of sync" while `npm install`
+// installs exactly the locked versions and skips the unavailable optional ones.
+if (stale) run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], 'npm install (node modules)');
 if (process.env.CONVERGE_SKIP_BUILD !== '1') run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], 'build');
