@@ -380,6 +380,82 @@ export class FleetGenerator {
   }
 }
 
+/** One series as victoria-metrics' /api/v1/export prints it. */
+export interface ExportedSeriesLike {
+  metric: Record<string, string>;
+  timestamps: number[];
+}
+
+export interface ExportCheck {
+  /** Distinct measurement + tag set + timestamp found (a point counts once all its fields are there). */
+  points: number;
+  /** Distinct (metric, labels, timestamp) samples found. */
+  samples: number;
+  /** Samples stored more than once (at-least-once redelivery without TSDB dedup). */
+  duplicateSamples: number;
+  /** Metric name -> samples expected but missing (negative: more than expected). */
+  missingByMetric: Record<string, number>;
+}
+
+const MEASUREMENT_OF: Record<string, string> = {};
+for (const table of [HOST_FIELDS, CONTAINER_FIELDS]) {
+  for (const [m, fields] of Object.entries(table)) for (const f of fields) MEASUREMENT_OF[m + '_' + f] = m;
+}
+
+/**
+ * Compares what the TSDB holds for a fleet (victoria-metrics stores a line's field `f` of
+ * measurement `m` as metric `m_f`) with the ground truth: distinct samples per metric and
+ * distinct points (a point is found when all of its fields are).
+ */
+export function checkExport(truth: FleetTruth, exported: readonly ExportedSeriesLike[]): ExportCheck {
+  const samplesByMetric = new Map<string, Set<string>>();
+  const fieldsAt = new Map<string, number>();
+  let duplicateSamples = 0;
+  for (const s of exported) {
+    const name = s.metric.__name__ ?? '';
+    const measurement = MEASUREMENT_OF[name] ?? name;
+    const labels = Object.keys(s.metric)
+      .filter((k) => k !== '__name__')
+      .sort()
+      .map((k) => k + '=' + s.metric[k])
+      .join(',');
+    let set = samplesByMetric.get(name);
+    if (set === undefined) {
+      set = new Set();
+      samplesByMetric.set(name, set);
+    }
+    for (const t of s.timestamps) {
+      const key = labels + '@' + t;
+      if (set.has(key)) {
+        duplicateSamples++;
+        continue;
+      }
+      set.add(key);
+      const pointKey = measurement + ',' + key;
+      fieldsAt.set(pointKey, (fieldsAt.get(pointKey) ?? 0) + 1);
+    }
+  }
+  let samples = 0;
+  const missingByMetric: Record<string, number> = {};
+  for (const [name, expected] of Object.entries(truth.samplesByMetric)) {
+    const found = samplesByMetric.get(name)?.size ?? 0;
+    samples += found;
+    if (found !== expected) missingByMetric[name] = expected - found;
+  }
+  for (const [name, set] of samplesByMetric) {
+    if (!(name in truth.samplesByMetric)) missingByMetric[name] = -set.size;
+  }
+  const fieldCount: Record<string, number> = {};
+  for (const table of [HOST_FIELDS, CONTAINER_FIELDS])
+    for (const [m, f] of Object.entries(table)) fieldCount[m] = f.length;
+  let points = 0;
+  for (const [key, n] of fieldsAt) {
+    const measurement = key.slice(0, key.indexOf(','));
+    if (n === fieldCount[measurement]) points++;
+  }
+  return { points, samples, duplicateSamples, missingByMetric };
+}
+
 /** Truth as JSON (malformed lines base64, since garbage bytes are not text). */
 export function truthToJson(t: FleetTruth): string {
   return JSON.stringify(
