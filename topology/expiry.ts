@@ -91,3 +91,65 @@ export class ExpiryBuckets {
     order.splice(lo, 0, bucket);
   }
 }
+
+/**
+ * Min-heap of slots by last-seen time, for the bucket at the expiry frontier: once a bucket is
+ * partly due, its entries leave in time order, so passes that advance the watermark a little
+ * pay for what they expire, not for the whole bucket again.
+ */
+export class SlotHeap {
+  private readonly times: number[] = [];
+  private readonly slots: number[] = [];
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Time of the earliest entry (Infinity when empty). */
+  peekTime(): number {
+    return this.times.length > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
+  }
+
+  push(time: number, slot: number): void {
+    const times = this.times;
+    const slots = this.slots;
+    let i = times.length;
+    times.push(time);
+    slots.push(slot);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (times[parent]! <= time) break;
+      times[i] = times[parent]!;
+      slots[i] = slots[parent]!;
+      i = parent;
+    }
+    times[i] = time;
+    slots[i] = slot;
+  }
+
+  /** Removes the earliest entry and returns its slot (-1 when empty). */
+  pop(): number {
+    const times = this.times;
+    const slots = this.slots;
+    if (slots.length === 0) return -1;
+    const top = slots[0]!;
+    const lastTime = times.pop()!;
+    const lastSlot = slots.pop()!;
+    const n = slots.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= n) break;
+        if (child + 1 < n && times[child + 1]! < times[child]!) child++;
+        if (times[child]! >= lastTime) break;
+        times[i] = times[child]!;
+        slots[i] = slots[child]!;
+        i = child;
+      }
+      times[i] = lastTime;
+      slots[i] = lastSlot;
+    }
+    return top;
+  }
+}

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { EntityRef } from '../core/types.js';
 import { TopologyGraph } from './graph.js';
@@ -219,7 +221,13 @@ describe('expiry in event time', () => {
     expect(g.childCount(h('h1'))).toBe(1);
     expect(g.childCount(a('pay'))).toBe(1);
     expect(g.expire(T0 + 20 * MIN - 1)).toEqual([]);
-    expect(g.expire(T0 + 20 * MIN)).toEqual([c('c2'), h('h1'), a('pay'), r('gz0-r1'), d('gz0')]);
+    const last = g.expire(T0 + 20 * MIN).map((e) => `${e.level}:${e.id}`);
+    expect([...last].sort()).toEqual(['app:pay', 'container:c2', 'host:h1', 'idc:gz0', 'rack:gz0-r1']);
+    const at = (key: string) => last.indexOf(key);
+    expect(at('container:c2')).toBeLessThan(at('host:h1'));
+    expect(at('container:c2')).toBeLessThan(at('app:pay'));
+    expect(at('host:h1')).toBeLessThan(at('rack:gz0-r1'));
+    expect(at('rack:gz0-r1')).toBeLessThan(at('idc:gz0'));
     expect(g.counts()).toEqual({ idc: 0, rack: 0, host: 0, container: 0, app: 0 });
     expect(g.graph.order).toBe(0);
   });
@@ -247,7 +255,7 @@ describe('expiry in event time', () => {
     expect(g.counts()).toEqual({ idc: 0, rack: 1, host: 1, container: 1, app: 2 });
     // Once the CMDB container goes, its metrics-only host and rack go at the next pass.
     g.apply({ level: 'container', id: 'c1', deleted: true }, T0 + 10 * MIN);
-    expect(g.expire(T0 + 10 * MIN)).toEqual([h('h1'), r('r1')]);
+    expect(g.expire(T0 + 10 * MIN)).toEqual([h('h1'), r('r1')]); // (a chain: one order only)
     // cart is named only as a callee: it stays while web calls it.
     expect(g.has(a('cart'))).toBe(true);
     g.apply({ level: 'app', id: 'web', calls: [] }, T0 + 11 * MIN);
@@ -292,7 +300,7 @@ describe('expiry in event time', () => {
     g.observe(dockerTags('late', 'h-late'), T0 + 9 * MIN);
     // Refresh all but 10 containers; the first pass after they come due re-files the rest once.
     for (let i = 10; i < 20_000; i++) g.observe(dockerTags(`c${i}`, `h${i % 200}`), T0 + 5 * MIN);
-    expect(g.expire(T0 + 10 * MIN).map((e) => e.id)).toEqual([
+    expect(ids(g.expire(T0 + 10 * MIN)).map((k) => k.slice(10))).toEqual([
       'c0',
       'c1',
       'c2',
@@ -306,7 +314,8 @@ describe('expiry in event time', () => {
     ]);
     expect(g.stats().expiryEntries).toBeGreaterThan(20_000 - 11);
     const visitedFirst = g.stats().expiryVisited;
-    expect(visitedFirst).toBe(20_000 + 200 + 3); // the first bucket: containers, hosts, app, rack, idc
+    // The first bucket: containers, hosts, app, rack, idc, each looked at once.
+    expect(visitedFirst).toBe(20_000 + 200 + 3);
     // Passes before the re-filed entities come due look at nothing.
     for (let s = 1; s <= 240; s++) expect(g.expire(T0 + 10 * MIN + s * 1000)).toEqual([]);
     expect(g.stats().expiryVisited).toBe(visitedFirst);
@@ -314,6 +323,60 @@ describe('expiry in event time', () => {
     expect(g.expire(T0 + 15 * MIN)).toHaveLength(20_000 - 10 + 200);
     expect(g.stats().expiryVisited - visitedFirst).toBeLessThan(20_000 + 2 * 200 + 10);
     expect(g.counts()).toEqual({ idc: 1, rack: 1, host: 1, container: 1, app: 1 });
+  });
+});
+
+describe('expiry frontier', () => {
+  it('expires entities of one bucket at their own times, each looked at about once', () => {
+    const g = new TopologyGraph({ ttlMs: 10 * MIN }); // buckets of 9.375 s
+    g.observe({ host: 'keeper', dc: 'd', rack: 'r' }, T0 + 20 * MIN);
+    const visitedBefore = g.stats().expiryVisited;
+    for (let i = 0; i < 5000; i++) g.observe({ host: 'keeper', container_name: `c${i}` }, T0 + i);
+    let expired = 0;
+    for (let step = 0; step <= 60; step++) {
+      const watermark = T0 + 10 * MIN + step * 100;
+      const now = g.expire(watermark);
+      // Exactly those last seen at or before watermark - ttl, not a bucket's width later.
+      expired += now.length;
+      expect(expired).toBe(Math.min(5000, step * 100 + 1));
+    }
+    expect(g.stats().expiryVisited - visitedBefore).toBeLessThan(5000 * 2 + 100);
+  });
+});
+
+describe('observe fast path', () => {
+  it('does not mistake a reused slot for the previous point entity', () => {
+    const g = new TopologyGraph({ ttlMs: MIN });
+    g.observe({ host: 'h1', container_name: 'c1' }, T0);
+    g.observe({ host: 'h2' }, T0 + 2 * MIN);
+    expect(ids(g.expire(T0 + 2 * MIN))).toEqual(['container:c1', 'host:h1']);
+    g.observe({ host: 'h2', container_name: 'c2' }, T0 + 2 * MIN); // takes a freed slot
+    g.observe({ host: 'h2', container_name: 'c1' }, T0 + 2 * MIN);
+    expect(g.counts().container).toBe(2);
+    expect(ids(g.children(h('h2')))).toEqual(['container:c1', 'container:c2']);
+  });
+
+  it('entity ids do not keep the decoded messages they were cut from alive', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const g = new TopologyGraph();
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let m = 0; m < 50; m++) {
+      // Like a Kafka message decoded into tag values that are slices of the message text.
+      const message =
+        'x'.repeat(1 << 20) +
+        `,host=node-${String(m).padStart(10, '0')},container_name=c-${String(m).padStart(16, '0')}`;
+      const host = message.indexOf('host=') + 5;
+      const container = message.indexOf('container_name=') + 15;
+      g.observe(
+        { host: message.slice(host, message.indexOf(',', host)), container_name: message.slice(container) },
+        T0,
+      );
+    }
+    gc();
+    expect(g.counts().container).toBe(50);
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(8 << 20); // 50 MiB if retained
   });
 });
 

@@ -1,7 +1,7 @@
 import { DirectedGraph } from 'graphology';
 import type { EntityRef, Level, TopologyRecord, TopologyView } from '../core/types.js';
 import { AttributeGroups, AttributeInterner, type AttributeSet, NO_ATTRIBUTES } from './attributes.js';
-import { ExpiryBuckets } from './expiry.js';
+import { ExpiryBuckets, SlotHeap } from './expiry.js';
 import { type ResolvedEntities, TagResolver } from './mapping.js';
 import { topologyRecordProblem } from './records.js';
 
@@ -128,8 +128,10 @@ export class TopologyGraph implements TopologyView {
   private readonly interner = new AttributeInterner();
   private readonly groups = new AttributeGroups();
   private readonly expiry: ExpiryBuckets;
-  private draining: number[] | undefined;
-  private drainingBucket = Number.NaN;
+  /** Entries of the partly due bucket at the front, in last-seen order. */
+  private readonly frontier = new SlotHeap();
+  /** The bucket whose entries are in `frontier`; NaN while there is none. */
+  private frontierBucket = Number.NaN;
   private expiredCount = 0;
   private expiryVisited = 0;
 
@@ -140,6 +142,8 @@ export class TopologyGraph implements TopologyView {
     container: undefined,
     app: undefined,
   };
+  /** Most specific entity of the previous point (a freed slot fails the id check). */
+  private lastBottom = -1;
   /** Slot per level code found for the current point. */
   private readonly namedSlots = new Int32Array(5);
   private readonly attributeTags: (readonly string[] | undefined)[];
@@ -218,45 +222,21 @@ export class TopologyGraph implements TopologyView {
     const expired: EntityRef[] = [];
     const limit = watermark - this.ttlMs;
     const expiry = this.expiry;
-    for (
-      let bucket = expiry.first();
-      bucket !== undefined && expiry.startOf(bucket) <= limit;
-      bucket = expiry.first()
-    ) {
-      const list = expiry.takeFirst();
-      const notDue: number[] = [];
-      this.draining = list;
-      this.drainingBucket = bucket;
-      // `list` can grow while we walk it: a removal may make a parent due within this bucket.
-      for (let i = 0; i < list.length; i++) {
-        const slot = list[i]!;
-        if (this.levelOf[slot] === FREE || this.expiryBucket[slot] !== bucket) continue;
-        if ((this.flags[slot]! & DECLARED) !== 0) {
-          this.expiryBucket[slot] = Number.NaN;
+    const frontier = this.frontier;
+    for (;;) {
+      while (frontier.peekTime() <= limit) this.visitDue(frontier.pop(), limit, expired);
+      if (frontier.size > 0) break; // the rest of the frontier bucket is not due yet
+      this.frontierBucket = Number.NaN;
+      const bucket = expiry.first();
+      if (bucket === undefined || expiry.startOf(bucket) > limit) break;
+      this.frontierBucket = bucket;
+      for (const slot of expiry.takeFirst()) {
+        if (this.lastSeenAt[slot]! <= limit) {
+          this.visitDue(slot, limit, expired);
           continue;
         }
-        const lastSeen = this.lastSeenAt[slot]!;
-        if (lastSeen > limit) {
-          const later = expiry.bucketOf(lastSeen);
-          if (later === bucket) notDue.push(slot);
-          else {
-            this.expiryBucket[slot] = later;
-            expiry.add(later, slot);
-          }
-        } else if (this.isHeld(slot)) {
-          // Filed again when its last child, member or caller goes (see release()).
-          this.expiryBucket[slot] = Number.NaN;
-        } else {
-          expired.push(this.refOf(slot));
-          this.remove(slot);
-          this.expiredCount++;
-        }
-      }
-      this.draining = undefined;
-      this.expiryVisited += list.length;
-      if (notDue.length > 0) {
-        expiry.putBack(bucket, notDue);
-        break;
+        this.expiryVisited++;
+        if (this.levelOf[slot] !== FREE && this.expiryBucket[slot] === bucket) this.refile(slot);
       }
     }
     return expired;
@@ -396,7 +376,7 @@ export class TopologyGraph implements TopologyView {
       freeSlots: this.freeSlots.length,
       graphNodes: this.graph.order,
       graphEdges: this.graph.size,
-      expiryEntries: this.expiry.entries,
+      expiryEntries: this.expiry.entries + this.frontier.size,
       expiryBuckets: this.expiry.bucketCount,
       attributeSets: this.interner.size,
       expired: this.expiredCount,
@@ -414,8 +394,16 @@ export class TopologyGraph implements TopologyView {
    */
   private refreshKnown(r: ResolvedEntities, at: number): boolean {
     const bottomCode = r.container !== undefined ? CONTAINER : HOST;
-    const bottom = this.slotsById[bottomCode]!.get((bottomCode === CONTAINER ? r.container : r.host)!);
-    if (bottom === undefined) return false;
+    const bottomId = (bottomCode === CONTAINER ? r.container : r.host)!;
+    // Agents write a series' measurements back to back (cpu, mem, system of one host), so the
+    // previous point's entity is worth one string compare before hashing a fresh tag string.
+    let bottom = this.lastBottom;
+    if (bottom < 0 || this.levelOf[bottom] !== bottomCode || this.idOf[bottom] !== bottomId) {
+      const found = this.slotsById[bottomCode]!.get(bottomId);
+      if (found === undefined) return false;
+      bottom = found;
+      this.lastBottom = found;
+    }
     const named = this.namedSlots;
     named.fill(-1);
     named[bottomCode] = bottom;
@@ -521,13 +509,15 @@ export class TopologyGraph implements TopologyView {
       return existing;
     }
     const slot = this.allocate();
+    const owned = ownString(id);
     this.levelOf[slot] = code;
-    this.idOf[slot] = id;
+    this.idOf[slot] = owned;
     this.lastSeenAt[slot] = at;
-    this.slotsById[code]!.set(id, slot);
+    this.slotsById[code]!.set(owned, slot);
     this.levelCounts[code]!++;
-    if (code !== CONTAINER)
-      this.graph.addNode(LEVEL_NAMES[code]! + ':' + id, { level: LEVEL_NAMES[code]!, id });
+    if (code !== CONTAINER) {
+      this.graph.addNode(LEVEL_NAMES[code]! + ':' + owned, { level: LEVEL_NAMES[code]!, id: owned });
+    }
     if (fileForExpiry) this.fileForExpiry(slot);
     return slot;
   }
@@ -667,6 +657,31 @@ export class TopologyGraph implements TopologyView {
   // Expiry internals
   // -------------------------------------------------------------------------------------------
 
+  /** A slot whose filed time is due: expire it, or file it again if it was seen since or is held. */
+  private visitDue(slot: number, limit: number, expired: EntityRef[]): void {
+    this.expiryVisited++;
+    if (this.levelOf[slot] === FREE || this.expiryBucket[slot] !== this.frontierBucket) return;
+    if (this.lastSeenAt[slot]! > limit) {
+      this.refile(slot);
+    } else if ((this.flags[slot]! & DECLARED) !== 0 || this.isHeld(slot)) {
+      // Held ones are filed again when their last child, member or caller goes (release()).
+      this.expiryBucket[slot] = Number.NaN;
+    } else {
+      expired.push(this.refOf(slot));
+      this.remove(slot);
+      this.expiredCount++;
+    }
+  }
+
+  /** Files a slot under the bucket of its current last-seen time (declared ones leave the index). */
+  private refile(slot: number): void {
+    if ((this.flags[slot]! & DECLARED) !== 0) {
+      this.expiryBucket[slot] = Number.NaN;
+      return;
+    }
+    this.fileForExpiry(slot);
+  }
+
   /** Children, member containers and callers keep an entity alive. */
   private isHeld(slot: number): boolean {
     if (this.childN[slot]! > 0) return true;
@@ -682,11 +697,12 @@ export class TopologyGraph implements TopologyView {
   }
 
   private fileForExpiry(slot: number): void {
-    const bucket = this.expiry.bucketOf(this.lastSeenAt[slot]!);
-    if (this.draining !== undefined && bucket <= this.drainingBucket) {
-      // Due within the pass that is running: let it look at this slot too.
-      this.expiryBucket[slot] = this.drainingBucket;
-      this.draining.push(slot);
+    const lastSeen = this.lastSeenAt[slot]!;
+    const bucket = this.expiry.bucketOf(lastSeen);
+    if (bucket <= this.frontierBucket) {
+      // That bucket was already taken out for the frontier (NaN compares false: no frontier).
+      this.expiryBucket[slot] = this.frontierBucket;
+      this.frontier.push(lastSeen, slot);
       return;
     }
     this.expiryBucket[slot] = bucket;
@@ -735,6 +751,17 @@ export class TopologyGraph implements TopologyView {
     this.attrEffective = growI32(this.attrEffective, capacity);
     this.capacity = capacity;
   }
+}
+
+/**
+ * A copy of `s` that shares no memory with the string it was cut from. Tag values decoded from
+ * a Kafka message can be V8 sliced strings that keep the whole message alive; entity ids live
+ * as long as the entity, so they get their own storage. A JSON round trip yields one flat
+ * string (32 bytes for a 14-character id; `(' ' + s).slice(1)` would keep a slice plus its
+ * parent, 64 bytes) and costs ~0.2 us, paid once per new entity.
+ */
+function ownString(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
 }
 
 function isList(x: readonly string[] | Partial<Record<Level, readonly string[]>>): x is readonly string[] {

@@ -92,76 +92,97 @@ export function decodeTopologyMessage(
   return parseTopologyLines(text, source);
 }
 
-/** What is wrong with a record (typed but possibly built by code), or undefined. */
+/**
+ * What is wrong with a record built by code (typed, but possibly inconsistent: a host under a
+ * container, an app on a rack), or undefined. Allocates nothing for a good record.
+ */
 export function topologyRecordProblem(record: TopologyRecord): string | undefined {
-  const checked = toTopologyRecord(record);
-  return typeof checked === 'string' ? checked : undefined;
+  return recordProblem(record as unknown as Record<string, unknown>, true);
 }
 
 const LEVEL_LIST = LEVELS.join(', ');
+const PARENT_LEVELS: Readonly<Record<Level, readonly Level[]>> = {
+  idc: [],
+  rack: parentLevels('rack'),
+  host: parentLevels('host'),
+  container: parentLevels('container'),
+  app: [],
+};
 
 /** Checks an untrusted value; returns the record (normalised) or the problem. */
 export function toTopologyRecord(value: unknown): TopologyRecord | string {
   if (!isObject(value)) return 'a topology record must be a JSON object';
+  const problem = recordProblem(value, false);
+  if (problem !== undefined) return problem;
+  const record: TopologyRecord = { level: value.level as Level, id: value.id as string };
+  if (value.deleted === true) record.deleted = true;
+  if (isObject(value.parent))
+    record.parent = { level: value.parent.level as Level, id: value.parent.id as string };
+  if (typeof value.app === 'string') record.app = value.app;
+  if (isObject(value.attributes)) {
+    const attributes: Record<string, string> = {};
+    // CMDB exports often write numbers (cores: 32); they group the same as strings.
+    for (const [key, v] of Object.entries(value.attributes)) attributes[key] = String(v);
+    record.attributes = attributes;
+  }
+  if (Array.isArray(value.calls)) record.calls = [...(value.calls as string[])];
+  return record;
+}
+
+/** The checks, shared by untrusted JSON and typed records (`typed`: attributes must be strings). */
+function recordProblem(value: Record<string, unknown>, typed: boolean): string | undefined {
   const { level, id } = value;
   if (level === undefined) return 'level is required';
   if (!isLevel(level)) return `level must be one of ${LEVEL_LIST} (got ${show(level)})`;
   if (typeof id !== 'string' || id === '') return 'id must be a non-empty string';
-  const record: TopologyRecord = { level, id };
 
-  if (value.deleted !== undefined) {
-    if (typeof value.deleted !== 'boolean')
-      return `deleted must be true or false (got ${show(value.deleted)})`;
-    if (value.deleted) record.deleted = true;
-  }
+  const deleted = value.deleted;
+  if (deleted !== undefined && typeof deleted !== 'boolean')
+    return `deleted must be true or false (got ${show(deleted)})`;
 
-  if (value.parent !== undefined && value.parent !== null) {
-    const allowed = parentLevels(level);
+  const parent = value.parent;
+  if (parent !== undefined && parent !== null) {
+    const allowed = PARENT_LEVELS[level];
     if (allowed.length === 0) {
       return level === 'app'
         ? 'an app has no parent (name the app on its containers instead)'
         : 'an idc has no parent';
     }
-    const parent = value.parent;
     if (!isObject(parent)) return 'parent must be an object {"level":...,"id":...}';
     if (!isLevel(parent.level) || !allowed.includes(parent.level)) {
       return `parent.level must be one of ${allowed.join(', ')} for a ${level} (got ${show(parent.level)})`;
     }
     if (typeof parent.id !== 'string' || parent.id === '') return 'parent.id must be a non-empty string';
-    record.parent = { level: parent.level, id: parent.id };
   }
 
-  if (value.app !== undefined && value.app !== null) {
+  const app = value.app;
+  if (app !== undefined && app !== null) {
     if (level !== 'container') return `app is only allowed on containers (this record is a ${level})`;
-    if (typeof value.app !== 'string' || value.app === '') return 'app must be a non-empty string';
-    record.app = value.app;
+    if (typeof app !== 'string' || app === '') return 'app must be a non-empty string';
   }
 
-  if (value.attributes !== undefined && value.attributes !== null) {
-    if (!isObject(value.attributes)) return 'attributes must be an object of strings';
-    const attributes: Record<string, string> = {};
-    for (const [key, v] of Object.entries(value.attributes)) {
-      // CMDB exports often write numbers (cores: 32); they group the same as strings.
-      if (typeof v === 'string') attributes[key] = v;
-      else if (typeof v === 'number' || typeof v === 'boolean') attributes[key] = String(v);
-      else return `attributes.${key} must be a string (got ${show(v)})`;
+  const attributes = value.attributes;
+  if (attributes !== undefined && attributes !== null) {
+    if (!isObject(attributes)) return 'attributes must be an object of strings';
+    for (const key in attributes) {
+      const v = attributes[key];
+      if (typeof v === 'string') continue;
+      if (!typed && (typeof v === 'number' || typeof v === 'boolean')) continue;
+      return `attributes.${key} must be a string (got ${show(v)})`;
     }
-    record.attributes = attributes;
   }
 
-  if (value.calls !== undefined && value.calls !== null) {
+  const calls = value.calls;
+  if (calls !== undefined && calls !== null) {
     if (level !== 'app') return `calls is only allowed on apps (this record is a ${level})`;
-    if (!Array.isArray(value.calls)) return 'calls must be an array of app ids';
-    const calls: string[] = [];
-    for (let i = 0; i < value.calls.length; i++) {
-      const callee: unknown = value.calls[i];
+    if (!Array.isArray(calls)) return 'calls must be an array of app ids';
+    for (let i = 0; i < calls.length; i++) {
+      const callee: unknown = calls[i];
       if (typeof callee !== 'string' || callee === '') return `calls[${i}] must be a non-empty string`;
       if (callee === id) return `calls[${i}] names the app itself`;
-      calls.push(callee);
     }
-    record.calls = calls;
   }
-  return record;
+  return undefined;
 }
 
 function parentLevels(level: Level): Level[] {

@@ -1,0 +1,359 @@
+/**
+ * Memory and build time of the live topology for fleets of 10k, 100k and 1M containers
+ * (100 containers per host, 40 hosts per rack, 4 IDCs, one app per 50 containers spread over
+ * hosts, host attributes kernel/model/os), built two ways: from CMDB records (`apply`) and
+ * from metric tags (`observe`, host points carrying kernel/model/os tags). Then the observe
+ * fast path (every series seen again), one expiry pass over a refreshed fleet, and the expiry
+ * of everything.
+ *
+ * Baseline in the same run: graphology holding every container as a node with its host and
+ * app edges (what the layout in topology/graph.ts avoids), for the sizes up to
+ * --baseline-max (default 100k; the 1M baseline takes ~15 s).
+ *
+ *   npx tsx --expose-gc bench/topology.ts [sizes=10000,100000,1000000] [--baseline-max=N]
+ *
+ * Memory is V8 heap used plus ArrayBuffer memory (the typed arrays live outside the heap),
+ * after a full GC, minus the same figure before building.
+ */
+import { DirectedGraph } from 'graphology';
+import type { TopologyRecord } from '../core/types.js';
+import { TopologyGraph } from '../topology/graph.js';
+
+const args = process.argv.slice(2);
+const sizes = (args.find((a) => !a.startsWith('--')) ?? '10000,100000,1000000').split(',').map(Number);
+const baselineMax = Number(args.find((a) => a.startsWith('--baseline-max='))?.split('=')[1] ?? 100_000);
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined)
+  console.error('warning: run with --expose-gc (npx tsx --expose-gc ...): memory figures include garbage');
+
+function memory(): number {
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+const MiB = 2 ** 20;
+const CHUNK = 10_000;
+const KERNELS = ['4.19.91-24', '5.10.134-16', '5.10.134-17', '6.1.0-13'];
+const MODELS = ['r740xd', 'ebmg7-32x', 'ebmc6-26x'];
+const OSES = ['alinux-3', 'alinux-2'];
+const APP_KINDS = ['pay', 'order', 'search', 'cart', 'user', 'img', 'ship', 'rec'];
+
+/** Deterministic ids shaped like the JD example's (node-5ccaf122, c-04eee6319b0f). */
+function hex(n: number, width: number): string {
+  return (n >>> 0).toString(16).padStart(width, '0');
+}
+
+interface Fleet {
+  containers: number;
+  hosts: number;
+  racks: number;
+  idcs: number;
+  apps: number;
+  idc(i: number): string;
+  rack(i: number): string;
+  host(i: number): string;
+  container(i: number): string;
+  app(i: number): string;
+  hostOf(container: number): number;
+  appOf(container: number): number;
+}
+
+function fleet(containers: number): Fleet {
+  const hosts = Math.ceil(containers / 100);
+  const racks = Math.ceil(hosts / 40);
+  const idcs = Math.min(4, racks);
+  const apps = Math.max(1, Math.round(containers / 50));
+  return {
+    containers,
+    hosts,
+    racks,
+    idcs,
+    apps,
+    idc: (i) => `gz${i}-04d`,
+    rack: (i) => `gz${i % idcs}-04d-r${hex(i, 4)}`,
+    host: (i) => `node-${hex(Math.imul(i + 1, 2654435761), 8)}`,
+    container: (i) => `c-${hex(Math.imul(i + 1, 2246822519), 8)}${hex(i, 4)}`,
+    app: (i) => `${APP_KINDS[i % APP_KINDS.length]}-${hex(i, 4)}`,
+    hostOf: (c) => Math.floor(c / 100),
+    // Hashed, so each app's ~50 containers land on ~50 different hosts, as in the JD case.
+    appOf: (c) => (Math.imul(c + 1, 2654435761) >>> 0) % apps,
+  };
+}
+
+function upperRecords(f: Fleet): TopologyRecord[] {
+  const out: TopologyRecord[] = [];
+  for (let i = 0; i < f.idcs; i++) out.push({ level: 'idc', id: f.idc(i) });
+  for (let i = 0; i < f.racks; i++)
+    out.push({ level: 'rack', id: f.rack(i), parent: { level: 'idc', id: f.idc(i % f.idcs) } });
+  for (let i = 0; i < f.hosts; i++) {
+    out.push({
+      level: 'host',
+      id: f.host(i),
+      parent: { level: 'rack', id: f.rack(Math.floor(i / 40)) },
+      attributes: { kernel: KERNELS[i % 4]!, model: MODELS[i % 3]!, os: OSES[i % 2]! },
+    });
+  }
+  for (let i = 0; i < f.apps; i++) {
+    out.push({ level: 'app', id: f.app(i), calls: [f.app((i + 1) % f.apps), f.app((i + 7) % f.apps)] });
+  }
+  return out;
+}
+
+function containerRecords(f: Fleet, from: number, to: number): TopologyRecord[] {
+  const out: TopologyRecord[] = [];
+  for (let c = from; c < to; c++) {
+    out.push({
+      level: 'container',
+      id: f.container(c),
+      parent: { level: 'host', id: f.host(f.hostOf(c)) },
+      app: f.app(f.appOf(c)),
+    });
+  }
+  return out;
+}
+
+function hostTags(f: Fleet, h: number): Record<string, string> {
+  const rack = Math.floor(h / 40);
+  return {
+    cpu: 'cpu-total',
+    host: f.host(h),
+    dc: f.idc(rack % f.idcs),
+    rack: f.rack(rack),
+    kernel: KERNELS[h % 4]!,
+    model: MODELS[h % 3]!,
+    os: OSES[h % 2]!,
+  };
+}
+
+function containerTags(f: Fleet, c: number): Record<string, string> {
+  const h = f.hostOf(c);
+  const rack = Math.floor(h / 40);
+  return {
+    container_name: f.container(c),
+    host: f.host(h),
+    dc: f.idc(rack % f.idcs),
+    rack: f.rack(rack),
+    app: f.app(f.appOf(c)),
+    engine_host: 'docker',
+  };
+}
+
+/** Runs `work` over chunks of generated input, timing only `work`. */
+function timedChunks<T>(
+  total: number,
+  make: (from: number, to: number) => T[],
+  work: (items: T[]) => void,
+): number {
+  let ms = 0;
+  for (let from = 0; from < total; from += CHUNK) {
+    const items = make(from, Math.min(total, from + CHUNK));
+    const t0 = performance.now();
+    work(items);
+    ms += performance.now() - t0;
+  }
+  return ms;
+}
+
+function tagChunk(f: Fleet, from: number, to: number): Record<string, string>[] {
+  const out: Record<string, string>[] = [];
+  for (let c = from; c < to; c++) {
+    // A host point before its first container, as a host's own metrics would come.
+    if (c % 100 === 0) out.push(hostTags(f, f.hostOf(c)));
+    out.push(containerTags(f, c));
+  }
+  return out;
+}
+
+/** Bytes of typed arrays per slot in topology/graph.ts: 2 x u8, 2 x f64, 11 x i32. */
+const BYTES_PER_SLOT = 2 * 1 + 2 * 8 + 11 * 4;
+const T0 = Date.UTC(2024, 0, 1);
+const TTL = 15 * 60_000;
+
+interface Row {
+  containers: number;
+  way: string;
+  entities: number;
+  buildMs: number;
+  MiB: number;
+  bytesPerEntity: number;
+  bytesPerContainer: number;
+}
+const rows: Row[] = [];
+
+function report(row: Row, extra = ''): void {
+  rows.push(row);
+  console.log(
+    `${String(row.containers).padStart(9)} containers  ${row.way.padEnd(18)} ${String(row.entities).padStart(9)} entities  ` +
+      `build ${(row.buildMs / 1000).toFixed(2).padStart(6)} s  ${row.MiB.toFixed(0).padStart(5)} MiB  ` +
+      `${row.bytesPerEntity.toFixed(0).padStart(5)} B/entity${extra}`,
+  );
+}
+
+function entityTotal(g: TopologyGraph): number {
+  return Object.values(g.counts()).reduce((a, b) => a + b, 0);
+}
+
+for (const n of sizes) {
+  const f = fleet(n);
+  console.log(
+    `\n# ${n} containers: ${f.hosts} hosts, ${f.racks} racks, ${f.idcs} IDCs, ${f.apps} apps (each on ~50 hosts)`,
+  );
+
+  // --- From CMDB records, measuring the upper levels and the container leaves apart.
+  {
+    const before = memory();
+    const g = new TopologyGraph({ ttlMs: TTL });
+    const upper = upperRecords(f);
+    let t0 = performance.now();
+    for (const record of upper) g.apply(record, T0);
+    const upperMs = performance.now() - t0;
+    upper.length = 0;
+    const afterUpper = memory();
+    const containerMs = timedChunks(
+      n,
+      (from, to) => containerRecords(f, from, to),
+      (records) => {
+        for (const record of records) g.apply(record, T0);
+      },
+    );
+    const after = memory();
+    const entities = entityTotal(g);
+    const s = g.stats();
+    const bytesPerContainer = (after - afterUpper) / n;
+    report(
+      {
+        containers: n,
+        way: 'apply (CMDB)',
+        entities,
+        buildMs: upperMs + containerMs,
+        MiB: (after - before) / MiB,
+        bytesPerEntity: (after - before) / entities,
+        bytesPerContainer,
+      },
+      `  | upper levels ${((afterUpper - before) / MiB).toFixed(1)} MiB (${f.hosts + f.racks + f.idcs + f.apps} nodes, ` +
+        `${s.graphEdges} graphology edges), containers ${bytesPerContainer.toFixed(0)} B each; ` +
+        `slot arrays ${((s.capacity * BYTES_PER_SLOT) / MiB).toFixed(1)} MiB for ${s.capacity} slots`,
+    );
+
+    // Attribute groups are kept incrementally: this is a lookup.
+    t0 = performance.now();
+    const kernels = g.attributeValues('host', 'kernel');
+    const groupUs = (performance.now() - t0) * 1000;
+    console.log(
+      `  attribute groups: host kernels ${JSON.stringify(Object.fromEntries(kernels))} in ${groupUs.toFixed(0)} us`,
+    );
+  }
+
+  // --- From metric tags (observe), then the hot path and expiry.
+  {
+    const before = memory();
+    const g = new TopologyGraph({ ttlMs: TTL, attributeTags: ['kernel', 'model', 'os'] });
+    const buildMs = timedChunks(
+      n,
+      (from, to) => tagChunk(f, from, to),
+      (points) => {
+        for (const tags of points) g.observe(tags, T0);
+      },
+    );
+    const after = memory();
+    const entities = entityTotal(g);
+    report({
+      containers: n,
+      way: 'observe (metrics)',
+      entities,
+      buildMs,
+      MiB: (after - before) / MiB,
+      bytesPerEntity: (after - before) / entities,
+      bytesPerContainer: 0,
+    });
+
+    // Fast path: every series of the fleet seen again one minute later.
+    const refreshMs = timedChunks(
+      n,
+      (from, to) => tagChunk(f, from, to),
+      (points) => {
+        for (const tags of points) g.observe(tags, T0 + 60_000);
+      },
+    );
+    const points = n + f.hosts;
+    console.log(
+      `  observe fast path (nothing changed): ${(((points / refreshMs) * 1000) / 1e6).toFixed(2)} M points/s ` +
+        `(${((refreshMs * 1e6) / points).toFixed(0)} ns/point)`,
+    );
+
+    // The pass where the first filing comes due: everything alive is re-filed once.
+    let t0 = performance.now();
+    const none = g.expire(T0 + TTL);
+    const refileMs = performance.now() - t0;
+    // Passes before the re-filed entries come due (one per event-time second).
+    t0 = performance.now();
+    for (let s = 1; s <= 30; s++) g.expire(T0 + TTL + s * 1000);
+    const idleUs = ((performance.now() - t0) / 30) * 1000;
+    t0 = performance.now();
+    const all = g.expire(T0 + 60_000 + TTL);
+    const expireAllMs = performance.now() - t0;
+    const st = g.stats();
+    console.log(
+      `  expiry: re-filing pass ${refileMs.toFixed(0)} ms (${none.length} expired), idle pass ${idleUs.toFixed(1)} us, ` +
+        `expiring all ${all.length} entities ${expireAllMs.toFixed(0)} ms ` +
+        `(${((expireAllMs * 1e6) / Math.max(1, all.length)).toFixed(0)} ns each; ${st.expiryVisited} index entries looked at in all)`,
+    );
+  }
+
+  // --- Baseline: graphology holding every container with its host and app edges.
+  if (n <= baselineMax) {
+    const before = memory();
+    const graph = new DirectedGraph();
+    let t0 = performance.now();
+    for (let i = 0; i < f.idcs; i++) graph.addNode(`idc:${f.idc(i)}`);
+    for (let i = 0; i < f.racks; i++) {
+      graph.addNode(`rack:${f.rack(i)}`);
+      graph.addDirectedEdge(`idc:${f.idc(i % f.idcs)}`, `rack:${f.rack(i)}`);
+    }
+    for (let i = 0; i < f.hosts; i++) {
+      graph.addNode(`host:${f.host(i)}`, { kernel: KERNELS[i % 4], model: MODELS[i % 3], os: OSES[i % 2] });
+      graph.addDirectedEdge(`rack:${f.rack(Math.floor(i / 40))}`, `host:${f.host(i)}`);
+    }
+    for (let i = 0; i < f.apps; i++) graph.addNode(`app:${f.app(i)}`);
+    let ms = performance.now() - t0;
+    ms += timedChunks(
+      n,
+      (from, to) => containerRecords(f, from, to),
+      (records) => {
+        for (const r of records) {
+          const key = `container:${r.id}`;
+          graph.addNode(key, { lastSeen: T0 });
+          graph.addDirectedEdge(`host:${r.parent!.id}`, key);
+          graph.addDirectedEdge(`app:${r.app}`, key);
+        }
+      },
+    );
+    t0 = performance.now();
+    const after = memory();
+    const entities = graph.order;
+    report({
+      containers: n,
+      way: 'baseline graphology',
+      entities,
+      buildMs: ms,
+      MiB: (after - before) / MiB,
+      bytesPerEntity: (after - before) / entities,
+      bytesPerContainer: 0,
+    });
+    const ours = rows.find((r) => r.containers === n && r.way === 'apply (CMDB)')!;
+    console.log(
+      `  ratio vs baseline: memory ${(ours.MiB / ((after - before) / MiB)).toFixed(2)}x, build time ${(ours.buildMs / ms).toFixed(2)}x`,
+    );
+  }
+}
+
+const big = rows.filter((r) => r.containers >= 1_000_000 && r.way !== 'baseline graphology');
+for (const r of big) {
+  const ok = r.MiB < 1536 && r.buildMs < 10_000;
+  console.log(
+    `\ntarget 1M containers < 1.5 GiB and < 10 s (${r.way}): ${r.MiB.toFixed(0)} MiB, ${(r.buildMs / 1000).toFixed(2)} s -> ${ok ? 'met' : 'MISSED'}`,
+  );
+}
