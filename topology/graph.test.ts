@@ -110,6 +110,34 @@ describe('observe', () => {
   });
 });
 
+describe('observe edge cases', () => {
+  it('refreshes an app named on host points without joining it, and ignores non-finite times', () => {
+    const g = new TopologyGraph();
+    g.observe({ host: 'h1', service: 'billing' }, T0);
+    g.observe({ host: 'h1', service: 'billing' }, T0 + 5);
+    expect(g.lastSeen(a('billing'))).toBe(T0 + 5);
+    expect(g.childCount(a('billing'))).toBe(0);
+    expect(g.observe({ host: 'h2' }, Number.NaN)).toBe(false);
+    expect(g.has(h('h2'))).toBe(false);
+    expect(g.apply({ level: 'host', id: 'h3' }, Number.POSITIVE_INFINITY)).toMatch(/finite/);
+    expect(g.has(h('h3'))).toBe(false);
+  });
+
+  it('takes attribute tags per level', () => {
+    const g = new TopologyGraph({ attributeTags: { container: ['image'], rack: ['row'] } });
+    g.observe(
+      { host: 'h1', rack: 'r1', row: 'B', container_name: 'c1', image: 'nginx:1.25', kernel: '5.10' },
+      T0,
+    );
+    expect(g.attributes(c('c1'))).toEqual({ image: 'nginx:1.25' });
+    expect(g.attributes(r('r1'))).toEqual({ row: 'B' });
+    expect(g.attributes(h('h1'))).toEqual({});
+    expect(g.attributeValues('container', 'image')).toEqual(new Map([['nginx:1.25', 1]]));
+    g.apply({ level: 'container', id: 'c1', deleted: true }, T0);
+    expect(g.attributeValues('container', 'image').size).toBe(0);
+  });
+});
+
 describe('CMDB records', () => {
   it('merges with metrics-derived entities on (level, id)', () => {
     const g = new TopologyGraph();

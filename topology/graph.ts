@@ -97,7 +97,10 @@ export interface TopologyStats {
 export class TopologyGraph implements TopologyView {
   readonly ttlMs: number;
   readonly resolver: TagResolver;
-  /** idc, rack, host and app nodes (keyed `level:id`), hierarchy edges among them, calls edges. */
+  /**
+   * idc, rack, host and app nodes (keyed `level:id`), hierarchy edges among them, calls edges.
+   * Read it, never write it: the slot arrays mirror it.
+   */
   readonly graph: DirectedGraph<TopologyNodeAttributes>;
 
   private readonly slotsById: Map<string, number>[] = [new Map(), new Map(), new Map(), new Map(), new Map()];
@@ -176,11 +179,11 @@ export class TopologyGraph implements TopologyView {
    * Records that a metric point with these tags was seen at event time `at`: creates or
    * refreshes the entities the tags name and links them. When nothing changed this is one map
    * lookup, a walk up the parent chain comparing ids, and last-seen updates. Returns false when
-   * the tags name no host and no container.
+   * the tags name no host and no container (or `at` is not a finite time): nothing changes.
    */
   observe(tags: Record<string, string>, at: number): boolean {
     const r = this.resolved;
-    if (!this.resolver.resolve(tags, r)) return false;
+    if (!this.resolver.resolve(tags, r) || !Number.isFinite(at)) return false;
     if (!this.refreshKnown(r, at)) this.link(r, at);
     if (this.attributeLevels.length > 0) this.observeAttributes(tags);
     return true;
@@ -194,6 +197,7 @@ export class TopologyGraph implements TopologyView {
   apply(record: TopologyRecord, at: number): string | undefined {
     const problem = topologyRecordProblem(record);
     if (problem !== undefined) return problem;
+    if (!Number.isFinite(at)) return `event time must be a finite number of ms (got ${at})`;
     const code = LEVEL_CODES[record.level];
     if (record.deleted === true) {
       const slot = this.slotOf(code, record.id);
@@ -417,9 +421,15 @@ export class TopologyGraph implements TopologyView {
       named[code] = slot;
     }
     if (r.app !== undefined) {
-      if (bottomCode !== CONTAINER) return false;
-      const app = this.appOfSlot[bottom]!;
-      if (app < 0 || this.idOf[app] !== r.app) return false;
+      let app: number;
+      if (bottomCode === CONTAINER) {
+        app = this.appOfSlot[bottom]!;
+        if (app < 0 || this.idOf[app] !== r.app) return false;
+      } else {
+        // An app tag on a host point names the app but joins nothing to it.
+        app = this.slotsById[APP]!.get(r.app) ?? -1;
+        if (app < 0) return false;
+      }
       named[APP] = app;
       if (at > this.lastSeenAt[app]!) this.lastSeenAt[app] = at;
     }
