@@ -146,6 +146,15 @@ describe('InfluxPointSink', () => {
     await sink.shutdown();
   });
 
+  it('splits a single write larger than the buffer bound instead of exceeding it', async () => {
+    const { url, received } = await endpoint(() => ({ status: 204 }));
+    const sink = new InfluxPointSink({ url, batchSize: 5000, maxBufferedPoints: 300 });
+    await sink.write(points(1000));
+    expect(received.flatMap((r) => r.lines)).toHaveLength(1000);
+    expect(sink.stats().peakBufferedPoints).toBe(300);
+    await sink.shutdown();
+  });
+
   it('rejects writes after shutdown and invalid options', async () => {
     const { url } = await endpoint(() => ({ status: 204 }));
     const sink = new InfluxPointSink({ url });

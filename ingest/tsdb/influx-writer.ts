@@ -228,8 +228,10 @@ export class InfluxPointSink implements PointSink {
   }
 
   private async enqueue(points: readonly Point[], ticket: WriteTicket): Promise<void> {
-    for (let start = 0; start < points.length; start += this.batchSize) {
-      const end = Math.min(points.length, start + this.batchSize);
+    // Pieces never exceed the buffer bound, so admitting one into an empty buffer keeps it.
+    const piece = Math.min(this.batchSize, this.maxBuffered);
+    for (let start = 0; start < points.length; start += piece) {
+      const end = Math.min(points.length, start + piece);
       const count = end - start;
       await this.reserve(count);
       let text = '';
@@ -257,7 +259,6 @@ export class InfluxPointSink implements PointSink {
   /** Waits, first come first served, until `count` more points fit the buffer bound. */
   private reserve(count: number): Promise<void> {
     if (this.aborted) return Promise.reject(new SinkShutdownError('shut down'));
-    // A single write larger than the bound is admitted alone, so it cannot wait forever.
     if (this.roomWaiters.length === 0 && (this.buffered + count <= this.maxBuffered || this.buffered === 0)) {
       this.take(count);
       return Promise.resolve();
