@@ -33,7 +33,7 @@ export interface JsonOptions {
   firstLine: number;
 }
 
-const UNIT_MS: Record<Precision, number> = { ns: 1e-6, us: 1e-3, ms: 1, s: 1000 };
+const UNIT_NS: Record<Precision, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 
 class MetricError extends Error {}
 
@@ -212,9 +212,17 @@ function toPoint(m: unknown, opts: JsonOptions): Point {
   const ts = m.timestamp;
   if (typeof ts === 'number') {
     if (!Number.isFinite(ts)) throw new MetricError(`invalid timestamp ${describe(ts)}`);
-    const ms = ts * UNIT_MS[opts.precision];
-    time = Math.floor(ms);
-    nanos = Math.min(999_999, Math.round((ms - time) * 1e6));
+    const unitNs = UNIT_NS[opts.precision];
+    if (Number.isSafeInteger(ts) && unitNs < 1e6) {
+      // Exact integer arithmetic for ns and us.
+      const perMs = 1e6 / unitNs;
+      time = Math.floor(ts / perMs);
+      nanos = (ts - time * perMs) * unitNs;
+    } else {
+      const ms = (ts * unitNs) / 1e6;
+      time = Math.floor(ms);
+      nanos = Math.min(999_999, Math.max(0, Math.round((ms - time) * 1e6)));
+    }
   } else if (typeof ts === 'string') {
     const parsed = parseRfc3339(ts);
     if (parsed === undefined) throw new MetricError(`invalid timestamp ${describe(ts)}`);

@@ -256,9 +256,10 @@ export function truncate(text: string, start: number, end: number): string {
     : text.slice(start, end);
 }
 
-/** Quote a piece of input in an error message, keeping messages short. */
+/** Quotes a piece of input in an error message: short, on one line, control characters escaped. */
 function quote(s: string): string {
-  return `'${s.length > 60 ? s.slice(0, 60) + '…' : s}'`;
+  const cut = s.length > 60 ? s.slice(0, 60) + '…' : s;
+  return `'${cut.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))}'`;
 }
 
 function parseLine(
