@@ -141,20 +141,40 @@ function containerTags(f: Fleet, c: number): Record<string, string> {
   };
 }
 
+/** Wall-clock and CPU time (this process, all threads: includes GC helpers) of some work. */
+interface Timing {
+  ms: number;
+  cpuMs: number;
+}
+
+function timed(work: () => void): Timing {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  work();
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { ms, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+function add(a: Timing, b: Timing): Timing {
+  return { ms: a.ms + b.ms, cpuMs: a.cpuMs + b.cpuMs };
+}
+
 /** Runs `work` over chunks of generated input, timing only `work`. */
 function timedChunks<T>(
   total: number,
   make: (from: number, to: number) => T[],
   work: (items: T[]) => void,
-): number {
-  let ms = 0;
+): Timing {
+  let sum: Timing = { ms: 0, cpuMs: 0 };
   for (let from = 0; from < total; from += CHUNK) {
     const items = make(from, Math.min(total, from + CHUNK));
-    const t0 = performance.now();
-    work(items);
-    ms += performance.now() - t0;
+    sum = add(
+      sum,
+      timed(() => work(items)),
+    );
   }
-  return ms;
+  return sum;
 }
 
 function tagChunk(f: Fleet, from: number, to: number): Record<string, string>[] {
@@ -176,19 +196,21 @@ interface Row {
   containers: number;
   way: string;
   entities: number;
-  buildMs: number;
+  build: Timing;
   MiB: number;
-  bytesPerEntity: number;
-  bytesPerContainer: number;
 }
 const rows: Row[] = [];
 
+function seconds(t: Timing): string {
+  return `${(t.ms / 1000).toFixed(2).padStart(6)} s (cpu ${(t.cpuMs / 1000).toFixed(2)} s)`;
+}
+
 function report(row: Row, extra = ''): void {
   rows.push(row);
+  const perEntity = (row.MiB * MiB) / row.entities;
   console.log(
-    `${String(row.containers).padStart(9)} containers  ${row.way.padEnd(18)} ${String(row.entities).padStart(9)} entities  ` +
-      `build ${(row.buildMs / 1000).toFixed(2).padStart(6)} s  ${row.MiB.toFixed(0).padStart(5)} MiB  ` +
-      `${row.bytesPerEntity.toFixed(0).padStart(5)} B/entity${extra}`,
+    `${String(row.containers).padStart(9)} containers  ${row.way.padEnd(19)} ${String(row.entities).padStart(9)} entities  ` +
+      `build ${seconds(row.build)}  ${row.MiB.toFixed(0).padStart(5)} MiB  ${perEntity.toFixed(0).padStart(5)} B/entity${extra}`,
   );
 }
 
@@ -207,12 +229,12 @@ for (const n of sizes) {
     const before = memory();
     const g = new TopologyGraph({ ttlMs: TTL });
     const upper = upperRecords(f);
-    let t0 = performance.now();
-    for (const record of upper) g.apply(record, T0);
-    const upperMs = performance.now() - t0;
+    const upperTime = timed(() => {
+      for (const record of upper) g.apply(record, T0);
+    });
     upper.length = 0;
     const afterUpper = memory();
-    const containerMs = timedChunks(
+    const containerTime = timedChunks(
       n,
       (from, to) => containerRecords(f, from, to),
       (records) => {
@@ -220,30 +242,26 @@ for (const n of sizes) {
       },
     );
     const after = memory();
-    const entities = entityTotal(g);
     const s = g.stats();
-    const bytesPerContainer = (after - afterUpper) / n;
     report(
       {
         containers: n,
         way: 'apply (CMDB)',
-        entities,
-        buildMs: upperMs + containerMs,
+        entities: entityTotal(g),
+        build: add(upperTime, containerTime),
         MiB: (after - before) / MiB,
-        bytesPerEntity: (after - before) / entities,
-        bytesPerContainer,
       },
-      `  | upper levels ${((afterUpper - before) / MiB).toFixed(1)} MiB (${f.hosts + f.racks + f.idcs + f.apps} nodes, ` +
-        `${s.graphEdges} graphology edges), containers ${bytesPerContainer.toFixed(0)} B each; ` +
-        `slot arrays ${((s.capacity * BYTES_PER_SLOT) / MiB).toFixed(1)} MiB for ${s.capacity} slots`,
+      `\n    where: upper levels ${((afterUpper - before) / MiB).toFixed(1)} MiB (${f.hosts + f.racks + f.idcs + f.apps} ` +
+        `graphology nodes, ${s.graphEdges} edges, attribute groups), containers ${((after - afterUpper) / n).toFixed(0)} B each ` +
+        `of which slot arrays ${BYTES_PER_SLOT} B + ${(((s.capacity - s.slots) * BYTES_PER_SLOT) / s.slots).toFixed(0)} B ` +
+        `growth slack (${s.capacity} slots, ${((s.capacity * BYTES_PER_SLOT) / MiB).toFixed(1)} MiB outside the heap)`,
     );
-
-    // Attribute groups are kept incrementally: this is a lookup.
-    t0 = performance.now();
-    const kernels = g.attributeValues('host', 'kernel');
-    const groupUs = (performance.now() - t0) * 1000;
+    let kernels = new Map<string, number>();
+    const groups = timed(() => {
+      kernels = g.attributeValues('host', 'kernel');
+    });
     console.log(
-      `  attribute groups: host kernels ${JSON.stringify(Object.fromEntries(kernels))} in ${groupUs.toFixed(0)} us`,
+      `    attribute groups: host kernels ${JSON.stringify(Object.fromEntries(kernels))} in ${(groups.ms * 1000).toFixed(0)} us`,
     );
   }
 
@@ -251,7 +269,7 @@ for (const n of sizes) {
   {
     const before = memory();
     const g = new TopologyGraph({ ttlMs: TTL, attributeTags: ['kernel', 'model', 'os'] });
-    const buildMs = timedChunks(
+    const build = timedChunks(
       n,
       (from, to) => tagChunk(f, from, to),
       (points) => {
@@ -259,19 +277,17 @@ for (const n of sizes) {
       },
     );
     const after = memory();
-    const entities = entityTotal(g);
     report({
       containers: n,
       way: 'observe (metrics)',
-      entities,
-      buildMs,
+      entities: entityTotal(g),
+      build,
       MiB: (after - before) / MiB,
-      bytesPerEntity: (after - before) / entities,
-      bytesPerContainer: 0,
     });
 
-    // Fast path: every series of the fleet seen again one minute later.
-    const refreshMs = timedChunks(
+    // Fast path: every series of the fleet seen again one minute later (each container once:
+    // no help from the previous-entity memo).
+    const refresh = timedChunks(
       n,
       (from, to) => tagChunk(f, from, to),
       (points) => {
@@ -280,26 +296,28 @@ for (const n of sizes) {
     );
     const points = n + f.hosts;
     console.log(
-      `  observe fast path (nothing changed): ${(((points / refreshMs) * 1000) / 1e6).toFixed(2)} M points/s ` +
-        `(${((refreshMs * 1e6) / points).toFixed(0)} ns/point)`,
+      `    observe fast path (nothing changed): ${(((points / refresh.cpuMs) * 1000) / 1e6).toFixed(2)} M points/s cpu, ` +
+        `${((refresh.cpuMs * 1e6) / points).toFixed(0)} ns/point cpu (${((refresh.ms * 1e6) / points).toFixed(0)} wall)`,
     );
 
     // The pass where the first filing comes due: everything alive is re-filed once.
-    let t0 = performance.now();
-    const none = g.expire(T0 + TTL);
-    const refileMs = performance.now() - t0;
+    let none: unknown[] = [];
+    const refile = timed(() => {
+      none = g.expire(T0 + TTL);
+    });
     // Passes before the re-filed entries come due (one per event-time second).
-    t0 = performance.now();
-    for (let s = 1; s <= 30; s++) g.expire(T0 + TTL + s * 1000);
-    const idleUs = ((performance.now() - t0) / 30) * 1000;
-    t0 = performance.now();
-    const all = g.expire(T0 + 60_000 + TTL);
-    const expireAllMs = performance.now() - t0;
+    const idle = timed(() => {
+      for (let s = 1; s <= 30; s++) g.expire(T0 + TTL + s * 1000);
+    });
+    let all: unknown[] = [];
+    const expireAll = timed(() => {
+      all = g.expire(T0 + 60_000 + TTL);
+    });
     const st = g.stats();
     console.log(
-      `  expiry: re-filing pass ${refileMs.toFixed(0)} ms (${none.length} expired), idle pass ${idleUs.toFixed(1)} us, ` +
-        `expiring all ${all.length} entities ${expireAllMs.toFixed(0)} ms ` +
-        `(${((expireAllMs * 1e6) / Math.max(1, all.length)).toFixed(0)} ns each; ${st.expiryVisited} index entries looked at in all)`,
+      `    expiry: re-filing pass ${refile.cpuMs.toFixed(0)} ms cpu (${none.length} expired), idle pass ` +
+        `${((idle.cpuMs / 30) * 1000).toFixed(1)} us cpu, expiring all ${all.length} entities ${expireAll.cpuMs.toFixed(0)} ms cpu ` +
+        `(${((expireAll.cpuMs * 1e6) / Math.max(1, all.length)).toFixed(0)} ns each; ${st.expiryVisited} index entries looked at in all)`,
     );
   }
 
@@ -307,19 +325,19 @@ for (const n of sizes) {
   if (n <= baselineMax) {
     const before = memory();
     const graph = new DirectedGraph();
-    let t0 = performance.now();
-    for (let i = 0; i < f.idcs; i++) graph.addNode(`idc:${f.idc(i)}`);
-    for (let i = 0; i < f.racks; i++) {
-      graph.addNode(`rack:${f.rack(i)}`);
-      graph.addDirectedEdge(`idc:${f.idc(i % f.idcs)}`, `rack:${f.rack(i)}`);
-    }
-    for (let i = 0; i < f.hosts; i++) {
-      graph.addNode(`host:${f.host(i)}`, { kernel: KERNELS[i % 4], model: MODELS[i % 3], os: OSES[i % 2] });
-      graph.addDirectedEdge(`rack:${f.rack(Math.floor(i / 40))}`, `host:${f.host(i)}`);
-    }
-    for (let i = 0; i < f.apps; i++) graph.addNode(`app:${f.app(i)}`);
-    let ms = performance.now() - t0;
-    ms += timedChunks(
+    const upper = timed(() => {
+      for (let i = 0; i < f.idcs; i++) graph.addNode(`idc:${f.idc(i)}`);
+      for (let i = 0; i < f.racks; i++) {
+        graph.addNode(`rack:${f.rack(i)}`);
+        graph.addDirectedEdge(`idc:${f.idc(i % f.idcs)}`, `rack:${f.rack(i)}`);
+      }
+      for (let i = 0; i < f.hosts; i++) {
+        graph.addNode(`host:${f.host(i)}`, { kernel: KERNELS[i % 4], model: MODELS[i % 3], os: OSES[i % 2] });
+        graph.addDirectedEdge(`rack:${f.rack(Math.floor(i / 40))}`, `host:${f.host(i)}`);
+      }
+      for (let i = 0; i < f.apps; i++) graph.addNode(`app:${f.app(i)}`);
+    });
+    const leaves = timedChunks(
       n,
       (from, to) => containerRecords(f, from, to),
       (records) => {
@@ -331,29 +349,27 @@ for (const n of sizes) {
         }
       },
     );
-    t0 = performance.now();
     const after = memory();
-    const entities = graph.order;
+    const build = add(upper, leaves);
     report({
       containers: n,
       way: 'baseline graphology',
-      entities,
-      buildMs: ms,
+      entities: graph.order,
+      build,
       MiB: (after - before) / MiB,
-      bytesPerEntity: (after - before) / entities,
-      bytesPerContainer: 0,
     });
     const ours = rows.find((r) => r.containers === n && r.way === 'apply (CMDB)')!;
     console.log(
-      `  ratio vs baseline: memory ${(ours.MiB / ((after - before) / MiB)).toFixed(2)}x, build time ${(ours.buildMs / ms).toFixed(2)}x`,
+      `    apply (CMDB) vs baseline: memory ${(ours.MiB / ((after - before) / MiB)).toFixed(2)}x, ` +
+        `build cpu time ${(ours.build.cpuMs / build.cpuMs).toFixed(2)}x`,
     );
   }
 }
 
-const big = rows.filter((r) => r.containers >= 1_000_000 && r.way !== 'baseline graphology');
-for (const r of big) {
-  const ok = r.MiB < 1536 && r.buildMs < 10_000;
+// CPU time is the figure that holds on a shared machine; wall time is printed beside it.
+for (const r of rows.filter((r) => r.containers >= 1_000_000 && r.way !== 'baseline graphology')) {
+  const ok = r.MiB < 1536 && r.build.cpuMs < 10_000;
   console.log(
-    `\ntarget 1M containers < 1.5 GiB and < 10 s (${r.way}): ${r.MiB.toFixed(0)} MiB, ${(r.buildMs / 1000).toFixed(2)} s -> ${ok ? 'met' : 'MISSED'}`,
+    `target 1M containers < 1.5 GiB and < 10 s (${r.way}): ${r.MiB.toFixed(0)} MiB, ${seconds(r.build)} -> ${ok ? 'met' : 'MISSED'}`,
   );
 }

@@ -147,6 +147,8 @@ export class TopologyGraph implements TopologyView {
   };
   /** Most specific entity of the previous point (a freed slot fails the id check). */
   private lastBottom = -1;
+  /** The fast path found the current point's most specific entity absent. */
+  private bottomMissing = false;
   /** Slot per level code found for the current point. */
   private readonly namedSlots = new Int32Array(5);
   private readonly attributeTags: (readonly string[] | undefined)[];
@@ -399,27 +401,23 @@ export class TopologyGraph implements TopologyView {
   private refreshKnown(r: ResolvedEntities, at: number): boolean {
     const bottomCode = r.container !== undefined ? CONTAINER : HOST;
     const bottomId = (bottomCode === CONTAINER ? r.container : r.host)!;
+    const named = this.namedSlots;
+    named.fill(-1);
+    this.bottomMissing = false;
     // Agents write a series' measurements back to back (cpu, mem, system of one host), so the
     // previous point's entity is worth one string compare before hashing a fresh tag string.
     let bottom = this.lastBottom;
     if (bottom < 0 || this.levelOf[bottom] !== bottomCode || this.idOf[bottom] !== bottomId) {
       const found = this.slotsById[bottomCode]!.get(bottomId);
-      if (found === undefined) return false;
+      if (found === undefined) {
+        this.bottomMissing = true;
+        return false;
+      }
       bottom = found;
       this.lastBottom = found;
     }
-    const named = this.namedSlots;
-    named.fill(-1);
     named[bottomCode] = bottom;
-    let slot = bottom;
-    for (let code = bottomCode - 1; code >= IDC; code--) {
-      const id = code === HOST ? r.host : code === RACK ? r.rack : r.idc;
-      if (id === undefined) continue;
-      slot = this.parentOf[slot]!;
-      while (slot >= 0 && this.levelOf[slot]! > code) slot = this.parentOf[slot]!;
-      if (slot < 0 || this.levelOf[slot] !== code || this.idOf[slot] !== id) return false;
-      named[code] = slot;
-    }
+    if (!this.ancestorsMatch(bottom, bottomCode, r)) return false;
     if (r.app !== undefined) {
       let app: number;
       if (bottomCode === CONTAINER) {
@@ -437,18 +435,58 @@ export class TopologyGraph implements TopologyView {
     return true;
   }
 
+  /**
+   * Whether every level the point names above `slot` (at level `code`) is on its parent chain,
+   * in order; records the slots found in `namedSlots`.
+   */
+  private ancestorsMatch(slot: number, code: number, r: ResolvedEntities): boolean {
+    const named = this.namedSlots;
+    let s = slot;
+    for (let level = code - 1; level >= IDC; level--) {
+      const id = level === HOST ? r.host : level === RACK ? r.rack : r.idc;
+      if (id === undefined) continue;
+      s = this.parentOf[s]!;
+      while (s >= 0 && this.levelOf[s]! > level) s = this.parentOf[s]!;
+      if (s < 0 || this.levelOf[s] !== level || this.idOf[s] !== id) return false;
+      named[level] = s;
+    }
+    return true;
+  }
+
   /** The slow path: creates what is missing and re-links what moved. */
   private link(r: ResolvedEntities, at: number): void {
     const named = this.namedSlots;
+    const newContainer = this.bottomMissing && r.container !== undefined;
     named.fill(-1);
     let above = -1;
-    for (let code = IDC; code <= CONTAINER; code++) {
-      const id = code === IDC ? r.idc : code === RACK ? r.rack : code === HOST ? r.host : r.container;
-      if (id === undefined) continue;
-      const slot = this.ensure(code, id, at, true);
-      named[code] = slot;
-      if (above >= 0 && !this.hasAncestor(slot, above)) this.setParent(slot, above);
-      above = slot;
+    // A new container on a known, unmoved host (the common slow case: a container starts)
+    // needs no lookups of the host's rack and idc.
+    if (newContainer && r.host !== undefined) {
+      const host = this.slotsById[HOST]!.get(r.host);
+      if (host !== undefined && this.ancestorsMatch(host, HOST, r)) {
+        named[HOST] = host;
+        above = host;
+      } else {
+        named.fill(-1);
+      }
+    }
+    if (above < 0) {
+      for (let code = IDC; code <= HOST; code++) {
+        const id = code === IDC ? r.idc : code === RACK ? r.rack : r.host;
+        if (id === undefined) continue;
+        const slot = this.ensure(code, id, at, true);
+        named[code] = slot;
+        if (above >= 0 && !this.hasAncestor(slot, above)) this.setParent(slot, above);
+        above = slot;
+      }
+    }
+    if (r.container !== undefined) {
+      const container = newContainer
+        ? this.create(CONTAINER, r.container, at, true)
+        : this.ensure(CONTAINER, r.container, at, true);
+      named[CONTAINER] = container;
+      if (above >= 0 && !this.hasAncestor(container, above)) this.setParent(container, above);
+      above = container;
     }
     if (r.app !== undefined) {
       const app = this.ensure(APP, r.app, at, true);
@@ -518,6 +556,11 @@ export class TopologyGraph implements TopologyView {
       if (at > this.lastSeenAt[existing]!) this.lastSeenAt[existing] = at;
       return existing;
     }
+    return this.create(code, id, at, fileForExpiry);
+  }
+
+  /** A new entity (the caller knows it is absent). */
+  private create(code: number, id: string, at: number, fileForExpiry: boolean): number {
     const slot = this.allocate();
     const owned = ownString(id);
     this.levelOf[slot] = code;
