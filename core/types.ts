@@ -207,6 +207,8 @@ export interface IncidentEvent {
   endsAt?: number;
   /** Event time of this event (ms). */
   at: number;
+  /** On the final `resolved` of an incident folded into another one: the incident it joined. */
+  mergedInto?: string;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,831 @@
+import type {
+  AlertEvent,
+  Candidate,
+  CauseRef,
+  IncidentEvent,
+  IncidentStatus,
+  TopologyView,
+} from '../core/types.js';
+import { type ElectedCause, type ElectionOptions, elect } from './election.js';
+import { AlertRec, calleesOf, EntityRec } from './entities.js';
+import { hashHex } from './hash.js';
+import { MinHeap } from './heap.js';
+import {
+  Incident,
+  type IncidentDetail,
+  type IncidentSnapshot,
+  type IncidentSummary,
+  type SnapshotAlert,
+  snapshotAlert,
+} from './incident.js';
+
+/**
+ * Alerts in, incidents out, in event time.
+ *
+ * - `ingest(alert)` queues an alert state change; `advance(watermark)` processes everything up
+ *   to the watermark in event-time order, firing the correlator's own timers (group wait,
+ *   hold-down) at their exact event times in between, so the result does not depend on how the
+ *   caller batches alerts and watermarks: a replay gives the same incidents, ids and events.
+ * - A new alert joins a live incident whose root cause explains it (same symptom, or a host the
+ *   incident already covers); otherwise it waits in a pool. Once the oldest pooled alert has
+ *   waited `groupWaitMs`, an election over the pool (and over young incidents, which a better
+ *   cause may take over) decides the causes; each becomes an incident and is `opened`.
+ *   Unexplained alerts become their own incidents (root cause kind `self`).
+ * - `updated` is emitted only when an open incident's root cause or severity changes;
+ *   `resolved` once, `holdDownMs` after the last absorbed alert resolved with nothing re-firing.
+ */
+export interface CorrelatorOptions {
+  /** Wait before the first notification, to let the storm arrive (event time). Default 30 s, at most 10 min. */
+  groupWaitMs?: number;
+  /** Quiet time after the last absorbed alert resolved before `resolved`. Default 5 min. */
+  holdDownMs?: number;
+  /** Least event time between two elections. Default 1 s. */
+  electionIntervalMs?: number;
+  /** Incidents younger than this may be taken over by a cause found later. Default 2 min. */
+  mergeWindowMs?: number;
+  /** Incidents larger than this are not re-elected (their cause is settled). Default 5,000 entities. */
+  mergeMaxMembers?: number;
+  /** Chance that a unit alerts by itself within one storm. Default 0.01. */
+  backgroundRate?: number;
+  /** Least information (nats) a group cause must add. Default 12. */
+  minGain?: number;
+  /** Jitter tolerated when checking that causes start first. Default 5 s. */
+  slackMs?: number;
+  /** Time-order penalty scale. Default 30 s. */
+  tauMs?: number;
+  /** How far ahead of its victims a noisy container may start. Default 2 min. */
+  noisyMaxLeadMs?: number;
+  /** Host attribute keys that form groups (kernel, model, os, zone ...). Default: every key. */
+  attributeKeys?: readonly string[];
+  /** Smallest attribute group (hosts). Default 3. */
+  minAttributeGroup?: number;
+  /** Calls hops followed from a failing upstream app to its callers. Default 2. */
+  upstreamDepth?: number;
+  /** Candidates listed per incident. Default 5. */
+  maxCandidates?: number;
+  /** Health of a candidate cause in [0, 1] (or percent), from the scoring stage. */
+  health?: (cause: CauseRef) => number | undefined;
+  /** How long resolved incidents stay queryable (event time). Default 1 h. */
+  retainResolvedMs?: number;
+  /** At most this many resolved incidents are kept. Default 10,000. */
+  maxResolved?: number;
+  /** Timeline entries kept per incident. Default 100. */
+  timelineLimit?: number;
+}
+
+export interface CorrelatorStats {
+  /** Alert state changes processed. */
+  alerts: number;
+  firing: number;
+  resolved: number;
+  /** Resolutions of alerts never seen firing (or already resolved). */
+  orphanResolved: number;
+  /** Firing alerts for an episode already firing. */
+  duplicates: number;
+  /** Pooled alerts that resolved before any incident took them (flaps, never notified). */
+  flapsDropped: number;
+  elections: number;
+  electionMs: number;
+  opened: number;
+  updated: number;
+  resolvedIncidents: number;
+  merged: number;
+  live: number;
+  pooled: number;
+  buffered: number;
+  activeAlerts: number;
+}
+
+export interface CorrelatorSnapshot {
+  version: 1;
+  now: number;
+  lastElection: number;
+  buffered: AlertEvent[];
+  pool: { since: number; alerts: SnapshotAlert[] }[];
+  incidents: IncidentSnapshot[];
+  stats: CorrelatorStats;
+}
+
+const MAX_GROUP_WAIT_MS = 10 * 60_000;
+
+export class Correlator {
+  private readonly groupWait: number;
+  private readonly holdDown: number;
+  private readonly electionInterval: number;
+  private readonly mergeWindow: number;
+  private readonly mergeMaxMembers: number;
+  private readonly retainResolved: number;
+  private readonly maxResolved: number;
+  private readonly timelineLimit: number;
+  private readonly election: ElectionOptions;
+
+  private nowAt = Number.NEGATIVE_INFINITY;
+  private lastElection = Number.NEGATIVE_INFINITY;
+  private buffer: AlertEvent[] = [];
+  private bufferHead = 0;
+  private bufferSorted = true;
+
+  private readonly alerts = new Map<string, AlertRec>();
+  private readonly entities = new Map<string, EntityRec>();
+  private poolQueue: EntityRec[] = [];
+  private poolSince: number[] = [];
+  private poolHead = 0;
+  private pooled = 0;
+
+  private readonly byId = new Map<string, Incident>();
+  private readonly liveByCause = new Map<string, Incident>();
+  private readonly cascadeIndex = new Map<string, Incident>();
+  private readonly live = new Set<Incident>();
+  private liveUpstream = 0;
+  private liveAttribute = 0;
+  private readonly holds = new MinHeap<Incident>();
+  private resolvedQueue: Incident[] = [];
+  private resolvedHead = 0;
+
+  private out: IncidentEvent[] = [];
+  private readonly counters: Omit<CorrelatorStats, 'live' | 'pooled' | 'buffered' | 'activeAlerts'> = {
+    alerts: 0,
+    firing: 0,
+    resolved: 0,
+    orphanResolved: 0,
+    duplicates: 0,
+    flapsDropped: 0,
+    elections: 0,
+    electionMs: 0,
+    opened: 0,
+    updated: 0,
+    resolvedIncidents: 0,
+    merged: 0,
+  };
+
+  constructor(
+    private readonly topology: TopologyView,
+    options: CorrelatorOptions = {},
+  ) {
+    this.groupWait = clamp(options.groupWaitMs ?? 30_000, 0, MAX_GROUP_WAIT_MS, 'groupWaitMs');
+    this.holdDown = clamp(options.holdDownMs ?? 5 * 60_000, 0, Number.MAX_SAFE_INTEGER, 'holdDownMs');
+    this.electionInterval = clamp(
+      options.electionIntervalMs ?? 1000,
+      0,
+      MAX_GROUP_WAIT_MS,
+      'electionIntervalMs',
+    );
+    this.mergeWindow = clamp(
+      options.mergeWindowMs ?? 2 * 60_000,
+      0,
+      Number.MAX_SAFE_INTEGER,
+      'mergeWindowMs',
+    );
+    this.mergeMaxMembers = options.mergeMaxMembers ?? 5000;
+    this.retainResolved = options.retainResolvedMs ?? 60 * 60_000;
+    this.maxResolved = options.maxResolved ?? 10_000;
+    this.timelineLimit = Math.max(4, options.timelineLimit ?? 100);
+    const backgroundRate = options.backgroundRate ?? 0.01;
+    if (!(backgroundRate > 0 && backgroundRate < 0.5)) {
+      throw new RangeError(`backgroundRate must be in (0, 0.5), got ${backgroundRate}`);
+    }
+    this.election = {
+      backgroundRate,
+      minGain: options.minGain ?? 12,
+      slackMs: options.slackMs ?? 5000,
+      tauMs: options.tauMs ?? 30_000,
+      noisyMaxLeadMs: options.noisyMaxLeadMs ?? 2 * 60_000,
+      attributeKeys: options.attributeKeys,
+      minAttributeGroup: options.minAttributeGroup ?? 3,
+      upstreamDepth: options.upstreamDepth ?? 2,
+      maxCandidates: options.maxCandidates ?? 5,
+      health: options.health,
+    };
+  }
+
+  /** Event time processed so far. */
+  get now(): number {
+    return this.nowAt;
+  }
+
+  /** Queues an alert state change; it is processed by the `advance` whose watermark reaches it. */
+  ingest(alert: AlertEvent): void {
+    const buf = this.buffer;
+    if (buf.length > this.bufferHead && alert.at < buf[buf.length - 1]!.at) this.bufferSorted = false;
+    buf.push(alert);
+  }
+
+  /**
+   * Processes queued alerts with `at <= watermark` and the timers due by then, in event-time
+   * order; returns the incident events that produced (notification-worthy ones only).
+   */
+  advance(watermark: number): IncidentEvent[] {
+    this.out = [];
+    if (!this.bufferSorted) {
+      const rest = this.buffer.slice(this.bufferHead).sort((a, b) => a.at - b.at);
+      this.buffer = rest;
+      this.bufferHead = 0;
+      this.bufferSorted = true;
+    }
+    const buf = this.buffer;
+    for (;;) {
+      const hasAlert = this.bufferHead < buf.length;
+      const nextAlertAt = hasAlert ? buf[this.bufferHead]!.at : Number.POSITIVE_INFINITY;
+      const timerAt = Math.min(this.electionDue(), this.holds.peekKey());
+      if (timerAt <= watermark && timerAt < nextAlertAt) {
+        this.fireTimers(timerAt);
+        continue;
+      }
+      if (hasAlert && nextAlertAt <= watermark) {
+        const alert = buf[this.bufferHead++]!;
+        if (alert.at > this.nowAt) this.nowAt = alert.at;
+        this.process(alert);
+        continue;
+      }
+      break;
+    }
+    if (this.bufferHead > 4096 && this.bufferHead * 2 > buf.length) {
+      this.buffer = buf.slice(this.bufferHead);
+      this.bufferHead = 0;
+    }
+    if (Number.isFinite(watermark) && watermark > this.nowAt) this.nowAt = watermark;
+    this.evictResolved();
+    return this.out;
+  }
+
+  /** Processes everything queued and every timer (the end of a replay). */
+  flush(): IncidentEvent[] {
+    return this.advance(Number.POSITIVE_INFINITY);
+  }
+
+  /** Incidents, newest first. */
+  incidents(filter: { status?: IncidentStatus } = {}): IncidentSummary[] {
+    const out: IncidentSummary[] = [];
+    for (const inc of this.byId.values()) {
+      if (filter.status !== undefined && inc.status !== filter.status) continue;
+      out.push(inc.summary());
+    }
+    out.sort((a, b) => b.startsAt - a.startsAt || (a.id < b.id ? -1 : 1));
+    return out;
+  }
+
+  /** One incident with its absorbed alerts as a tree by level and its timeline. */
+  get(id: string): IncidentDetail | undefined {
+    return this.byId.get(id)?.detail();
+  }
+
+  stats(): CorrelatorStats {
+    return {
+      ...this.counters,
+      electionMs: Math.round(this.counters.electionMs * 1000) / 1000,
+      live: this.live.size,
+      pooled: this.pooled,
+      buffered: this.buffer.length - this.bufferHead,
+      activeAlerts: this.alerts.size,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Alerts
+  // -------------------------------------------------------------------------------------------
+
+  private process(alert: AlertEvent): void {
+    this.counters.alerts++;
+    if (alert.state === 'firing') this.firing(alert);
+    else this.resolvedAlert(alert);
+  }
+
+  private firing(alert: AlertEvent): void {
+    this.counters.firing++;
+    const existing = this.alerts.get(alert.fingerprint);
+    if (existing?.firing) {
+      this.counters.duplicates++;
+      if (alert.severity !== existing.event.severity) {
+        existing.event = { ...existing.event, severity: alert.severity };
+        const inc = existing.entity.incident;
+        if (inc?.raiseSeverity(alert.severity)) this.severityRaised(inc);
+      }
+      return;
+    }
+    const e = this.entity(alert);
+    const rec = new AlertRec(alert, e);
+    this.alerts.set(alert.fingerprint, rec);
+    e.add(rec);
+    const member = e.incident;
+    if (member !== undefined) {
+      this.absorbInto(member, rec);
+      return;
+    }
+    if (!Number.isNaN(e.poolSince)) return;
+    const inc = this.explainer(e, alert.rule);
+    if (inc !== undefined) {
+      this.joinEntity(inc, e);
+      return;
+    }
+    this.enterPool(e);
+  }
+
+  private resolvedAlert(alert: AlertEvent): void {
+    this.counters.resolved++;
+    const rec = this.alerts.get(alert.fingerprint);
+    if (rec === undefined || !rec.firing) {
+      this.counters.orphanResolved++;
+      return;
+    }
+    rec.firing = false;
+    rec.endsAt = alert.at;
+    rec.event = { ...rec.event, state: 'resolved', at: alert.at };
+    const e = rec.entity;
+    e.firing--;
+    const inc = e.incident;
+    if (inc === undefined) return;
+    inc.firing--;
+    if (alert.at > inc.lastResolvedAt) inc.lastResolvedAt = alert.at;
+    if (inc.firing === 0) {
+      inc.holdUntil = this.nowAt + this.holdDown;
+      this.holds.push(inc.holdUntil, inc);
+      inc.note(
+        this.nowAt,
+        'all-resolved',
+        `every absorbed alert resolved; hold-down until ${iso(inc.holdUntil)}`,
+      );
+    }
+  }
+
+  private entity(alert: AlertEvent): EntityRec {
+    const key = alert.entity.level + ':' + alert.entity.id;
+    let e = this.entities.get(key);
+    if (e === undefined) {
+      e = new EntityRec({ level: alert.entity.level, id: alert.entity.id });
+      e.place(this.topology, alert.labels);
+      this.entities.set(key, e);
+    }
+    return e;
+  }
+
+  /** A live incident whose cause explains this entity and that already shows its symptom or host. */
+  private explainer(e: EntityRec, rule: string): Incident | undefined {
+    const idx = this.liveByCause;
+    if (idx.size === 0) return undefined;
+    const host = e.hostId;
+    let inc: Incident | undefined;
+    if (host !== undefined) {
+      inc = this.cascadeIndex.get(host);
+      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      inc = idx.get(e.hostKey!);
+      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+    }
+    if (e.appKey !== undefined) {
+      inc = idx.get(e.appKey);
+      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (this.liveUpstream > 0) {
+        const app = e.appKey.slice(4);
+        inc = idx.get('upstream:' + app);
+        if (inc !== undefined && accepts(inc, e, rule)) return inc;
+        e.callees ??= calleesOf(this.topology, app, this.election.upstreamDepth);
+        for (const callee of e.callees) {
+          inc = idx.get('upstream:' + callee);
+          if (inc !== undefined && accepts(inc, e, rule)) return inc;
+        }
+      }
+    }
+    if (e.rackKey !== undefined) {
+      inc = idx.get(e.rackKey);
+      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+    }
+    if (this.liveAttribute > 0 && host !== undefined) {
+      const attrs = e.hostAttrs;
+      for (const k in attrs) {
+        inc = idx.get('attr:' + k + '=' + attrs[k]);
+        if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      }
+    }
+    if (e.idcKey !== undefined) {
+      inc = idx.get(e.idcKey);
+      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+    }
+    return undefined;
+  }
+
+  private enterPool(e: EntityRec): void {
+    e.poolSince = this.nowAt;
+    this.poolQueue.push(e);
+    this.poolSince.push(this.nowAt);
+    this.pooled++;
+  }
+
+  private leavePool(e: EntityRec): void {
+    if (Number.isNaN(e.poolSince)) return;
+    e.poolSince = Number.NaN;
+    this.pooled--;
+  }
+
+  /** Skips queue entries whose entity has left the pool; returns when the head entered it. */
+  private poolHeadSince(): number {
+    const q = this.poolQueue;
+    while (this.poolHead < q.length) {
+      const e = q[this.poolHead]!;
+      if (e.poolSince === this.poolSince[this.poolHead]) return e.poolSince;
+      this.poolHead++;
+    }
+    if (this.poolHead > 0) {
+      this.poolQueue = [];
+      this.poolSince = [];
+      this.poolHead = 0;
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Timers
+  // -------------------------------------------------------------------------------------------
+
+  private electionDue(): number {
+    if (this.pooled === 0) return Number.POSITIVE_INFINITY;
+    return Math.max(this.poolHeadSince() + this.groupWait, this.lastElection + this.electionInterval);
+  }
+
+  private fireTimers(at: number): void {
+    if (at > this.nowAt) this.nowAt = at;
+    while (this.holds.peekKey() <= at) {
+      const inc = this.holds.pop()!;
+      if (inc.status === 'open' && inc.firing === 0 && inc.holdUntil <= at) this.resolve(inc, inc.holdUntil);
+    }
+    if (this.electionDue() <= at) this.runElection(at);
+  }
+
+  private runElection(at: number): void {
+    const started = performance.now();
+    this.lastElection = at;
+    this.counters.elections++;
+    const input: EntityRec[] = [];
+    const q = this.poolQueue;
+    for (let i = this.poolHead; i < q.length; i++) {
+      const e = q[i]!;
+      if (e.poolSince !== this.poolSince[i]) continue;
+      if (!e.placed) e.place(this.topology, e.alerts[0]?.event.labels ?? {});
+      input.push(e);
+    }
+    const young: Incident[] = [];
+    for (const inc of this.live) {
+      if (inc.startsAt >= at - this.mergeWindow && inc.members.size <= this.mergeMaxMembers) {
+        young.push(inc);
+        for (const e of inc.members.values()) input.push(e);
+      }
+    }
+    const elected = elect(input, this.topology, this.election);
+    for (const k of elected) this.settle(k, at);
+    // Due pool entities nothing explains: their own incidents.
+    for (const e of input) {
+      if (Number.isNaN(e.poolSince) || e.incident !== undefined) continue;
+      if (e.poolSince + this.groupWait > at) continue;
+      this.leavePool(e);
+      if (e.firing === 0) {
+        this.counters.flapsDropped += e.alerts.length;
+        this.forget(e);
+        continue;
+      }
+      this.open(selfCause(e), [e], at);
+    }
+    this.counters.electionMs += performance.now() - started;
+  }
+
+  /** Turns one elected cause into incident changes. */
+  private settle(k: ElectedCause, at: number): void {
+    const pooled: EntityRec[] = [];
+    const touched = new Map<Incident, number>();
+    for (const e of k.members) {
+      if (!Number.isNaN(e.poolSince)) pooled.push(e);
+      else if (e.incident !== undefined) touched.set(e.incident, (touched.get(e.incident) ?? 0) + 1);
+    }
+    // No new alerts: nothing to change (re-electing settled incidents never flips them).
+    if (pooled.length === 0) return;
+    let target = this.liveByCause.get(k.key);
+    if (target === undefined) {
+      // Young incidents this cause explains completely are taken over by it.
+      const absorbed: Incident[] = [];
+      for (const [inc, n] of touched) if (n === inc.members.size && inc.status === 'open') absorbed.push(inc);
+      if (absorbed.length > 0) {
+        absorbed.sort((a, b) => a.startsAt - b.startsAt || (a.id < b.id ? -1 : 1));
+        target = absorbed[0]!;
+        this.changeCause(target, k, at);
+        for (const other of absorbed.slice(1)) this.merge(other, target, at);
+      }
+    } else {
+      target.candidates = k.candidates;
+    }
+    if (target !== undefined) {
+      for (const e of pooled) {
+        this.leavePool(e);
+        this.joinEntity(target, e);
+      }
+      target.note(at, 'absorbed', `${pooled.length} entities joined by election`);
+      return;
+    }
+    let due = false;
+    for (const e of pooled) if (e.poolSince + this.groupWait <= at) due = true;
+    if (!due) return;
+    for (const e of pooled) this.leavePool(e);
+    this.open({ key: k.key, cause: k.cause, candidates: k.candidates }, pooled, at);
+  }
+
+  private open(
+    k: { key: string; cause: CauseRef; candidates: Candidate[] },
+    members: EntityRec[],
+    at: number,
+  ): void {
+    let firing = 0;
+    let startsAt = Number.POSITIVE_INFINITY;
+    for (const e of members) {
+      firing += e.firing;
+      if (e.start < startsAt) startsAt = e.start;
+    }
+    if (firing === 0) {
+      // The whole group came and went within the group wait: a flap, not worth a page.
+      for (const e of members) {
+        this.counters.flapsDropped += e.alerts.length;
+        this.forget(e);
+      }
+      return;
+    }
+    let id = 'inc-' + hashHex(k.key + '@' + startsAt);
+    for (let n = 2; this.byId.has(id); n++) id = 'inc-' + hashHex(k.key + '@' + startsAt + '#' + n);
+    const inc = new Incident(id, k.key, k.cause, k.candidates, startsAt, at, this.timelineLimit);
+    for (const e of members) inc.absorbEntity(e);
+    this.byId.set(id, inc);
+    this.index(inc);
+    inc.note(
+      at,
+      'opened',
+      `root cause ${causeText(k.cause)}; ${members.length} entities, ${inc.total} alerts`,
+    );
+    this.counters.opened++;
+    this.out.push(inc.event('opened', at));
+  }
+
+  private joinEntity(inc: Incident, e: EntityRec): void {
+    const before = inc.severity;
+    const wasHolding = !Number.isNaN(inc.holdUntil);
+    const host = inc.absorbEntity(e);
+    if (host !== undefined && (inc.cause.kind === 'app' || inc.cause.kind === 'noisy-neighbour')) {
+      if (!this.cascadeIndex.has(host)) this.cascadeIndex.set(host, inc);
+    }
+    if (wasHolding && inc.firing > 0) this.cancelHold(inc);
+    if (inc.severity > before) this.severityRaised(inc);
+  }
+
+  private absorbInto(inc: Incident, rec: AlertRec): void {
+    const raised = inc.absorbAlert(rec);
+    if (!Number.isNaN(inc.holdUntil) && inc.firing > 0) this.cancelHold(inc);
+    if (raised) this.severityRaised(inc);
+  }
+
+  private cancelHold(inc: Incident): void {
+    inc.holdUntil = Number.NaN;
+    inc.note(this.nowAt, 'refired', 'an absorbed alert fires again; resolution cancelled');
+  }
+
+  private severityRaised(inc: Incident): void {
+    inc.note(this.nowAt, 'severity', `severity raised to ${inc.severityName}`);
+    this.counters.updated++;
+    this.out.push(inc.event('updated', this.nowAt));
+  }
+
+  private changeCause(inc: Incident, k: ElectedCause, at: number): void {
+    const before = inc.cause;
+    this.unindex(inc);
+    inc.cause = k.cause;
+    inc.causeKey = k.key;
+    inc.candidates = k.candidates;
+    inc.recount();
+    this.index(inc);
+    inc.note(at, 'updated', `root cause ${causeText(before)} -> ${causeText(k.cause)}`);
+    this.counters.updated++;
+    this.out.push(inc.event('updated', at));
+  }
+
+  /** Folds `from` into `into`: its entities and alerts move, and it ends with a final `resolved`. */
+  private merge(from: Incident, into: Incident, at: number): void {
+    this.unindex(from);
+    this.live.delete(from);
+    for (const e of from.members.values()) this.joinEntity(into, e);
+    from.status = 'resolved';
+    from.endsAt = at;
+    from.resolvedAt = at;
+    from.mergedInto = into.id;
+    from.holdUntil = Number.NaN;
+    from.note(at, 'merged', `merged into ${into.id} (root cause ${causeText(into.cause)})`);
+    into.note(at, 'merged', `took over ${from.id}`);
+    this.counters.merged++;
+    this.out.push(from.event('resolved', at));
+    this.retain(from);
+  }
+
+  private resolve(inc: Incident, at: number): void {
+    this.unindex(inc);
+    this.live.delete(inc);
+    inc.status = 'resolved';
+    inc.endsAt = inc.lastResolvedAt;
+    inc.resolvedAt = at;
+    inc.holdUntil = Number.NaN;
+    inc.note(at, 'resolved', 'hold-down passed with every absorbed alert resolved');
+    for (const e of inc.members.values()) {
+      e.incident = undefined;
+      this.forget(e);
+    }
+    this.counters.resolvedIncidents++;
+    this.out.push(inc.event('resolved', at));
+    this.retain(inc);
+  }
+
+  /** Drops an entity with nothing firing, and its alert episodes, from the live state. */
+  private forget(e: EntityRec): void {
+    if (this.entities.get(e.key) === e) this.entities.delete(e.key);
+    for (const a of e.alerts)
+      if (this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
+  }
+
+  private index(inc: Incident): void {
+    this.live.add(inc);
+    this.liveByCause.set(inc.causeKey, inc);
+    if (inc.cause.kind === 'upstream') this.liveUpstream++;
+    if (inc.cause.kind === 'attribute') this.liveAttribute++;
+    if (inc.cause.kind === 'app' || inc.cause.kind === 'noisy-neighbour') {
+      for (const host of inc.cascadeHosts) if (!this.cascadeIndex.has(host)) this.cascadeIndex.set(host, inc);
+    }
+  }
+
+  private unindex(inc: Incident): void {
+    if (this.liveByCause.get(inc.causeKey) === inc) this.liveByCause.delete(inc.causeKey);
+    if (inc.cause.kind === 'upstream') this.liveUpstream--;
+    if (inc.cause.kind === 'attribute') this.liveAttribute--;
+    for (const host of inc.cascadeHosts)
+      if (this.cascadeIndex.get(host) === inc) this.cascadeIndex.delete(host);
+  }
+
+  private retain(inc: Incident): void {
+    this.resolvedQueue.push(inc);
+  }
+
+  private evictResolved(): void {
+    const q = this.resolvedQueue;
+    const oldest = this.nowAt - this.retainResolved;
+    while (this.resolvedHead < q.length) {
+      const inc = q[this.resolvedHead]!;
+      const kept = q.length - this.resolvedHead;
+      if (kept <= this.maxResolved && (inc.resolvedAt ?? 0) >= oldest) break;
+      if (this.byId.get(inc.id) === inc) this.byId.delete(inc.id);
+      this.resolvedHead++;
+    }
+    if (this.resolvedHead > 1024 && this.resolvedHead * 2 > q.length) {
+      this.resolvedQueue = q.slice(this.resolvedHead);
+      this.resolvedHead = 0;
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Snapshot / restore: open incidents survive a restart without repeated notifications.
+  // -------------------------------------------------------------------------------------------
+
+  /** Serializable state (JSON-safe): queued alerts, the pool, live and retained incidents. */
+  snapshot(): CorrelatorSnapshot {
+    const pool: CorrelatorSnapshot['pool'] = [];
+    const q = this.poolQueue;
+    for (let i = this.poolHead; i < q.length; i++) {
+      const e = q[i]!;
+      if (e.poolSince !== this.poolSince[i]) continue;
+      pool.push({ since: e.poolSince, alerts: e.alerts.map(snapshotAlert) });
+    }
+    const incidents: IncidentSnapshot[] = [];
+    for (const inc of this.byId.values()) incidents.push(inc.snapshot());
+    return {
+      version: 1,
+      now: this.nowAt,
+      lastElection: this.lastElection,
+      buffered: this.buffer.slice(this.bufferHead),
+      pool,
+      incidents,
+      stats: this.stats(),
+    };
+  }
+
+  /** A correlator continuing from a snapshot (same topology view and options as before). */
+  static restore(
+    topology: TopologyView,
+    snapshot: CorrelatorSnapshot,
+    options: CorrelatorOptions = {},
+  ): Correlator {
+    if (snapshot?.version !== 1) throw new Error('unsupported correlator snapshot (expected version 1)');
+    const c = new Correlator(topology, options);
+    c.nowAt = snapshot.now ?? Number.NEGATIVE_INFINITY;
+    c.lastElection = snapshot.lastElection ?? Number.NEGATIVE_INFINITY;
+    const { live: _l, pooled: _p, buffered: _b, activeAlerts: _a, ...counters } = snapshot.stats;
+    Object.assign(c.counters, counters);
+    const restoreAlert = (s: SnapshotAlert): AlertRec => {
+      const e = c.entity(s.event);
+      const rec = new AlertRec(s.event, e);
+      rec.firing = s.firing;
+      rec.endsAt = s.endsAt;
+      e.add(rec);
+      return rec;
+    };
+    const sorted = snapshot.incidents.slice().sort((a, b) => (a.resolvedAt ?? 0) - (b.resolvedAt ?? 0));
+    for (const s of sorted) {
+      const inc = new Incident(
+        s.id,
+        s.causeKey,
+        s.cause,
+        s.candidates,
+        s.startsAt,
+        s.openedAt,
+        c.timelineLimit,
+      );
+      inc.version = s.version;
+      inc.status = s.status;
+      inc.endsAt = s.endsAt;
+      inc.lastResolvedAt = s.lastResolvedAt ?? Number.NEGATIVE_INFINITY;
+      inc.holdUntil = s.holdUntil ?? Number.NaN;
+      inc.resolvedAt = s.resolvedAt;
+      inc.mergedInto = s.mergedInto;
+      inc.timeline.push(...s.timeline);
+      c.byId.set(inc.id, inc);
+      if (s.status === 'open') {
+        for (const a of s.alerts) {
+          const rec = restoreAlert(a);
+          c.alerts.set(a.event.fingerprint, rec);
+          if (!inc.members.has(rec.entity.key)) {
+            inc.members.set(rec.entity.key, rec.entity);
+            rec.entity.incident = inc;
+          }
+          inc.absorbAlert(rec);
+        }
+        inc.severity = s.severity;
+        inc.recount();
+        c.index(inc);
+        if (!Number.isNaN(inc.holdUntil)) c.holds.push(inc.holdUntil, inc);
+      } else {
+        for (const a of s.alerts) {
+          const e = new EntityRec(a.event.entity);
+          e.place(topology, a.event.labels);
+          const rec = new AlertRec(a.event, e);
+          rec.firing = a.firing;
+          rec.endsAt = a.endsAt;
+          e.add(rec);
+          inc.absorbAlert(rec);
+        }
+        inc.severity = s.severity;
+        inc.recount();
+        c.resolvedQueue.push(inc);
+      }
+    }
+    for (const p of snapshot.pool) {
+      let e: EntityRec | undefined;
+      for (const a of p.alerts) {
+        const rec = restoreAlert(a);
+        c.alerts.set(a.event.fingerprint, rec);
+        e = rec.entity;
+      }
+      if (e !== undefined && Number.isNaN(e.poolSince)) {
+        e.poolSince = p.since;
+        c.poolQueue.push(e);
+        c.poolSince.push(p.since);
+        c.pooled++;
+      }
+    }
+    for (const a of snapshot.buffered) c.ingest(a);
+    return c;
+  }
+}
+
+function accepts(inc: Incident, e: EntityRec, rule: string): boolean {
+  return inc.rules.has(rule) || (e.hostId !== undefined && inc.cascadeHosts.has(e.hostId));
+}
+
+function selfCause(e: EntityRec): { key: string; cause: CauseRef; candidates: Candidate[] } {
+  const cause: CauseRef = { level: e.ref.level, id: e.ref.id, kind: 'self' };
+  const rules = [...new Set(e.alerts.map((a) => a.event.rule))];
+  return {
+    key: 'self:' + e.key,
+    cause,
+    candidates: [
+      {
+        entity: cause,
+        kind: 'self',
+        score: 0,
+        evidence: { explained: 1, alerts: e.alerts.length, rules, firstAlertAt: iso(e.start) },
+      },
+    ],
+  };
+}
+
+function causeText(c: CauseRef): string {
+  return c.kind === 'attribute'
+    ? c.id
+    : c.kind === c.level
+      ? `${c.level} ${c.id}`
+      : `${c.kind} ${c.level} ${c.id}`;
+}
+
+function iso(t: number): string {
+  return Number.isFinite(t) ? new Date(t).toISOString() : String(t);
+}
+
+function clamp(x: number, lo: number, hi: number, name: string): number {
+  if (!Number.isFinite(x) || x < lo) throw new RangeError(`${name} must be a number >= ${lo}, got ${x}`);
+  return Math.min(x, hi);
+}

@@ -1,0 +1,149 @@
+import type { AlertEvent, EntityRef, Level, TopologyView } from '../core/types.js';
+import { SEVERITY_RANK } from '../core/types.js';
+import type { Incident } from './incident.js';
+
+/** One firing episode of an alert as the correlator keeps it (the latest state change wins). */
+export class AlertRec {
+  event: AlertEvent;
+  firing: boolean;
+  /** Event time it resolved, once it has. */
+  endsAt: number | undefined;
+
+  constructor(
+    event: AlertEvent,
+    readonly entity: EntityRec,
+  ) {
+    this.event = event;
+    this.firing = event.state === 'firing';
+    this.endsAt = undefined;
+  }
+}
+
+const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * An entity that has alerts, with its place in the topology looked up once (alerts are short
+ * lived; the hot path must not walk the graph per alert).
+ */
+export class EntityRec {
+  readonly key: string;
+  hostId: string | undefined;
+  rackId: string | undefined;
+  idcId: string | undefined;
+  /** For containers: their app. */
+  appId: string | undefined;
+  hostAttrs: Readonly<Record<string, string>> = NO_ATTRS;
+  /** Cause keys of its host, rack, IDC and app ("host:h1"), built once for the hot path. */
+  hostKey: string | undefined;
+  rackKey: string | undefined;
+  idcKey: string | undefined;
+  appKey: string | undefined;
+  /** Apps this entity's app calls, up to the configured depth (filled on demand). */
+  callees: string[] | undefined;
+  readonly alerts: AlertRec[] = [];
+  firing = 0;
+  /** Earliest start among its alerts. */
+  start = Number.POSITIVE_INFINITY;
+  /** Highest severity rank among its alerts. */
+  severity = 0;
+  /** Rule of its first alert: what "the same symptom" means for neighbours. */
+  rule = '';
+  incident: Incident | undefined;
+  /** Event time it entered the pool of unassigned entities; NaN when not in the pool. */
+  poolSince = Number.NaN;
+  placed = false;
+
+  constructor(readonly ref: EntityRef) {
+    this.key = ref.level + ':' + ref.id;
+  }
+
+  add(alert: AlertRec): void {
+    if (this.alerts.length === 0) this.rule = alert.event.rule;
+    this.alerts.push(alert);
+    if (alert.firing) this.firing++;
+    if (alert.event.startsAt < this.start) this.start = alert.event.startsAt;
+    const rank = SEVERITY_RANK[alert.event.severity];
+    if (rank > this.severity) this.severity = rank;
+  }
+
+  /** Looks up host, rack, IDC and app; alert labels fill in what the topology does not know. */
+  place(topology: TopologyView, labels: Record<string, string>): void {
+    const { level, id } = this.ref;
+    let host: string | undefined;
+    let rack: string | undefined;
+    let idc: string | undefined;
+    if (level === 'container') {
+      host = topology.parent(this.ref)?.id ?? (labels.host || undefined);
+      this.appId = topology.appOf(id) ?? (labels.app || undefined);
+    } else if (level === 'host') {
+      host = id;
+    } else if (level === 'rack') {
+      rack = id;
+    } else if (level === 'idc') {
+      idc = id;
+    }
+    if (host !== undefined) {
+      const hostRef: EntityRef = { level: 'host', id: host };
+      rack = topology.parent(hostRef)?.id ?? (labels.rack || undefined);
+      this.hostAttrs = topology.attributes(hostRef);
+    }
+    if (rack !== undefined && idc === undefined) {
+      idc = topology.parent({ level: 'rack', id: rack })?.id ?? (labels.idc || labels.dc || undefined);
+    }
+    this.hostId = host;
+    this.rackId = rack;
+    this.idcId = idc;
+    this.hostKey = host === undefined ? undefined : 'host:' + host;
+    this.rackKey = rack === undefined ? undefined : 'rack:' + rack;
+    this.idcKey = idc === undefined ? undefined : 'idc:' + idc;
+    const app = level === 'app' ? id : this.appId;
+    this.appKey = app === undefined ? undefined : 'app:' + app;
+    this.callees = undefined;
+    this.placed = host !== undefined || level === 'app' || level === 'rack' || level === 'idc';
+  }
+
+  get level(): Level {
+    return this.ref.level;
+  }
+}
+
+/** Apps reached from `app` along calls edges, nearest first, up to `depth` hops. */
+export function calleesOf(topology: TopologyView, app: string, depth: number): string[] {
+  const out: string[] = [];
+  if (depth <= 0) return out;
+  const seen = new Set<string>([app]);
+  let frontier = [app];
+  for (let d = 0; d < depth && frontier.length > 0; d++) {
+    const next: string[] = [];
+    for (const a of frontier) {
+      for (const callee of topology.calls(a)) {
+        if (seen.has(callee)) continue;
+        seen.add(callee);
+        out.push(callee);
+        next.push(callee);
+      }
+    }
+    frontier = next;
+  }
+  return out;
+}
+
+/** Apps that reach `app` along calls edges, up to `depth` hops. */
+export function callersOf(topology: TopologyView, app: string, depth: number): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>([app]);
+  let frontier = [app];
+  for (let d = 0; d < depth && frontier.length > 0; d++) {
+    const next: string[] = [];
+    for (const a of frontier) {
+      for (const caller of topology.callers(a)) {
+        if (seen.has(caller)) continue;
+        seen.add(caller);
+        out.push(caller);
+        next.push(caller);
+      }
+    }
+    frontier = next;
+  }
+  return out;
+}
