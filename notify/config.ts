@@ -132,29 +132,15 @@ const sinkList = z.array(z.unknown()).transform((list, ctx) => {
     }
     const schema = definition.options.extend(commonSinkKeys).strict();
     const parsed = schema.safeParse(raw);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        ctx.addIssue({ ...issue, path: [i, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
-      }
-      return;
-    }
-    const {
-      name,
-      timeout,
-      rateLimit,
-      concurrency,
-      template,
-      type: _type,
-      ...options
-    } = parsed.data as Record<string, unknown> & {
-      name: string;
-      timeout: number;
-      rateLimit?: { max: number; per: number };
-      concurrency?: number;
-      template: { title?: string; text?: string };
-    };
-    const title = template.title ?? definition.templates?.title ?? DEFAULT_TITLE;
-    const text = template.text ?? definition.templates?.text ?? DEFAULT_TEXT;
+    // Templates are checked even when other keys are wrong, so one run reports every problem.
+    const rawTemplate = (raw as { template?: unknown }).template;
+    const given =
+      rawTemplate && typeof rawTemplate === 'object'
+        ? (rawTemplate as { title?: unknown; text?: unknown })
+        : {};
+    const title =
+      typeof given.title === 'string' ? given.title : (definition.templates?.title ?? DEFAULT_TITLE);
+    const text = typeof given.text === 'string' ? given.text : (definition.templates?.text ?? DEFAULT_TEXT);
     for (const [key, source] of [
       ['title', title],
       ['text', text],
@@ -170,6 +156,27 @@ const sinkList = z.array(z.unknown()).transform((list, ctx) => {
         });
       }
     }
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ ...issue, path: [i, ...issue.path] } as Parameters<typeof ctx.addIssue>[0]);
+      }
+      return;
+    }
+    const {
+      name,
+      timeout,
+      rateLimit,
+      concurrency,
+      template: _template,
+      type: _type,
+      ...options
+    } = parsed.data as Record<string, unknown> & {
+      name: string;
+      timeout: number;
+      rateLimit?: { max: number; per: number };
+      concurrency?: number;
+      template: { title?: string; text?: string };
+    };
     const sink: SinkConfig = {
       name,
       type: definition.type,
@@ -273,7 +280,7 @@ export const NotifyConfigSchema = z
       if (w.endsAt <= w.startsAt) {
         ctx.addIssue({
           code: 'custom',
-          message: 'endsAt must be after startsAt',
+          message: 'must be after startsAt',
           path: ['maintenanceWindows', i, 'endsAt'],
         });
       }
