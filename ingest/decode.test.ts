@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FieldValue, Point, Precision } from '../core/types.js';
 import { decode, decodeBuffer, encodeLine } from './decode.js';
+import { decodeLineProtocol, decodeLineProtocolBytes } from './lineprotocol.js';
 
 const FLEET_SAMPLE = '/work/shared/examples/fleet-sample.lp';
 
@@ -247,6 +248,41 @@ describe('properties', () => {
         expect(lines).toEqual([...lines].sort((a, b) => a - b));
       }),
       { numRuns: 5000 },
+    );
+  });
+
+  it('the byte fast path decodes exactly like the text parser', () => {
+    const opts = { precision: 'ns' as const, defaultTime: 7, firstLine: 1 };
+    const lines = fc.array(
+      fc.oneof(
+        point.map((p) => encodeLine(p)),
+        fc.string({ unit: lpChars, maxLength: 60 }),
+        // Telegraf-like lines with small mutations, so that known series meet odd values.
+        fc
+          .tuple(
+            fc.constantFrom('cpu,host=a', 'cpu,host=b', 'mem,host=a', 'm\\ x,t=\\,'),
+            fc.string({ unit: lpChars, maxLength: 12 }),
+          )
+          .map(([series, v]) => `${series} usage=${v},n=1i 1700000000000000000`),
+      ),
+      { maxLength: 12 },
+    );
+    fc.assert(
+      fc.property(lines, fc.constantFrom('\n', '\r\n'), (ls, eol) => {
+        const text = [...ls, ...ls].join(eol);
+        const viaText = {
+          points: [] as Point[],
+          errors: [] as { line: number; reason: string; text: string }[],
+        };
+        decodeLineProtocol(text, opts, viaText.points, viaText.errors);
+        const viaBytes = {
+          points: [] as Point[],
+          errors: [] as { line: number; reason: string; text: string }[],
+        };
+        decodeLineProtocolBytes(Buffer.from(text), opts, viaBytes.points, viaBytes.errors);
+        expect(viaBytes).toEqual(viaText);
+      }),
+      { numRuns: 3000 },
     );
   });
 

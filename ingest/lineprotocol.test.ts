@@ -1,18 +1,47 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodeError, Point, Precision } from '../core/types.js';
-import { decodeLineProtocol, encodeLine, formatTimestamp } from './lineprotocol.js';
+import { decodeLineProtocol, decodeLineProtocolBytes, encodeLine, formatTimestamp } from './lineprotocol.js';
 
 const NOW = 1_700_000_000_000;
 
+function viaText(text: string, precision: Precision, firstLine: number) {
+  const points: Point[] = [];
+  const errors: DecodeError[] = [];
+  decodeLineProtocol(text, { precision, defaultTime: NOW, firstLine }, points, errors);
+  return { points, errors };
+}
+
+function viaBytes(text: string, precision: Precision, firstLine: number) {
+  const points: Point[] = [];
+  const errors: DecodeError[] = [];
+  decodeLineProtocolBytes(Buffer.from(text), { precision, defaultTime: NOW, firstLine }, points, errors);
+  return { points, errors };
+}
+
+function shift(errors: DecodeError[], by: number): DecodeError[] {
+  return errors.map((e) => ({
+    ...e,
+    line: e.line + by,
+    reason: e.reason.replace(/^line \d+/, `line ${e.line + by}`),
+  }));
+}
+
+/**
+ * Decodes with the text parser and checks that the byte decoder agrees, both on a first sight of
+ * the input (text fallback) and on a second copy in the same message (its fast path).
+ */
 function lp(
   text: string,
   precision: Precision = 'ns',
   firstLine = 1,
 ): { points: Point[]; errors: DecodeError[] } {
-  const points: Point[] = [];
-  const errors: DecodeError[] = [];
-  decodeLineProtocol(text, { precision, defaultTime: NOW, firstLine }, points, errors);
-  return { points, errors };
+  const reference = viaText(text, precision, firstLine);
+  expect(viaBytes(text, precision, firstLine)).toEqual(reference);
+  const lines = text.split('\n').length;
+  const twice = viaBytes(text + '\n' + text, precision, firstLine);
+  expect(twice.points).toEqual([...reference.points, ...reference.points]);
+  expect(twice.errors).toEqual([...reference.errors, ...shift(reference.errors, lines)]);
+  return reference;
 }
 
 function one(text: string, precision: Precision = 'ns'): Point {

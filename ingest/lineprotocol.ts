@@ -55,6 +55,7 @@ const LOWER_T = 116;
 const LOWER_U = 117;
 const CR = 13;
 const LF = 10;
+const PLUS = 43;
 
 const CODE_FLOAT = 102; // 'f'
 const CODE_INT = 105; // 'i'
@@ -93,6 +94,8 @@ interface Layout {
   types: string;
   /** Builds the fields object from values in input order. */
   build: FieldBuilder;
+  /** The raw keys as UTF-8 bytes, for the byte fast path. */
+  keyBytes: readonly (readonly number[])[];
 }
 
 /** The measurement + tag section of a line, decoded once and shared by every point of the series. */
@@ -106,10 +109,21 @@ interface Series {
   layout: Layout;
   /** The series that followed this one last time. */
   next: Series | undefined;
+  // Byte fast path (set once the series is indexed by its bytes):
+  /** UTF-8 length of `raw`; -1 while not indexed. */
+  byteLength: number;
+  /** `raw` as little-endian int32 words (whole words only)... */
+  words: number[];
+  /** ...and its last 0-3 bytes packed little-endian. */
+  tail: number;
+  /** The next series in the same hash bucket. */
+  sameHash: Series | undefined;
 }
 
 const SERIES_CACHE_LIMIT = 100_000;
 const seriesCache = new Map<string, Series>();
+/** The same series, by a hash of their raw bytes (chained through `sameHash`). */
+const seriesByHash = new Map<number, Series>();
 
 /** Thrown inside a line's parse; turned into a DecodeError by the line loop. */
 class LineError {
@@ -120,7 +134,14 @@ class LineError {
 }
 
 const EMPTY_TAGS: Readonly<Record<string, string>> = Object.freeze({});
-const EMPTY_LAYOUT: Layout = { rawKeys: [], keys: [], inputTypes: '', types: '', build: () => ({}) };
+const EMPTY_LAYOUT: Layout = {
+  rawKeys: [],
+  keys: [],
+  inputTypes: '',
+  types: '',
+  build: () => ({}),
+  keyBytes: [],
+};
 
 // Scratch state of the line being parsed (module-level so the hot loop does not allocate).
 let numValue: number | bigint = 0;
@@ -145,7 +166,14 @@ function internLayout(count: number): Layout {
   if (layout !== undefined) return layout;
   const keys = scratchKeys.slice(0, count);
   const build = makeBuilder(keys);
-  layout = { rawKeys, keys, inputTypes, types: enumerationTypes(build, keys, inputTypes), build };
+  layout = {
+    rawKeys,
+    keys,
+    inputTypes,
+    types: enumerationTypes(build, keys, inputTypes),
+    build,
+    keyBytes: rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
+  };
   if (layouts.size >= LAYOUT_CACHE_LIMIT) layouts.clear();
   layouts.set(id, layout);
   return layout;
@@ -240,6 +268,376 @@ export function decodeLineProtocol(
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Byte fast path
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Decodes line protocol from UTF-8 bytes (a Kafka message value), with exactly the results of
+ * decodeLineProtocol on the decoded text. Lines of a known series with its last field layout
+ * (the steady state of a Telegraf stream) are decoded straight from the bytes: no UTF-8
+ * decoding, no strings, byte loads instead of charCodeAt. Every other line (new series or
+ * layout, escapes in values, blank and comment lines, errors) is decoded to text and goes
+ * through the text parser, which also indexes its series for the fast path. Never throws.
+ */
+export function decodeLineProtocolBytes(
+  input: Uint8Array,
+  opts: LineProtocolOptions,
+  points: Point[],
+  errors: DecodeError[],
+): void {
+  const n = input.length;
+  if (n === 0) return;
+  const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, n);
+  const dv = new DataView(buf.buffer, buf.byteOffset, n);
+  const precision = opts.precision;
+  const defaultTime = opts.defaultTime;
+  let lineNo = opts.firstLine;
+  let pos = 0;
+  while (pos < n) {
+    const c = buf[pos]!;
+    if (c !== SPACE && c !== TAB && c !== HASH && c !== LF && c !== CR) {
+      const point = fastLine(buf, dv, pos, n, precision, defaultTime);
+      if (point !== undefined) {
+        points.push(point);
+        pos = fastNext;
+        lineNo++;
+        continue;
+      }
+    }
+    let nl = buf.indexOf(LF, pos);
+    if (nl < 0) nl = n;
+    slowLine(buf, pos, nl, lineNo, precision, defaultTime, points, errors);
+    pos = nl + 1;
+    lineNo++;
+  }
+}
+
+/** One line through the text parser. */
+function slowLine(
+  buf: Buffer,
+  from: number,
+  to: number,
+  lineNo: number,
+  precision: Precision,
+  defaultTime: number,
+  points: Point[],
+  errors: DecodeError[],
+): void {
+  const text = buf.toString('utf8', from, to);
+  let end = text.length;
+  if (end > 0 && text.charCodeAt(end - 1) === CR) end--;
+  let start = 0;
+  let c = text.charCodeAt(0);
+  while ((c === SPACE || c === TAB) && start < end) c = text.charCodeAt(++start);
+  if (start >= end || c === HASH) return;
+  try {
+    points.push(parseLine(text, start, end, text.includes('\\'), precision, defaultTime));
+  } catch (err) {
+    errors.push(lineError(text, 0, end, lineNo, err));
+    return;
+  }
+  if (lastSeries !== undefined && lastSeries.byteLength < 0) indexSeries(lastSeries);
+}
+
+/** Position after the line the fast path decoded last. */
+let fastNext = 0;
+
+function hashBytes(buf: Buffer, dv: DataView, start: number, len: number): number {
+  let h = len ^ 0x811c9dc5;
+  const whole = start + (len & ~3);
+  let i = start;
+  for (; i < whole; i += 4) h = Math.imul(h ^ dv.getInt32(i, true), 0x01000193);
+  for (; i < start + len; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  return h ^ (h >>> 16);
+}
+
+function indexSeries(series: Series): void {
+  const bytes = Buffer.from(series.raw, 'utf8');
+  const len = bytes.length;
+  const words: number[] = [];
+  for (let i = 0; i + 4 <= len; i += 4) words.push(bytes.readInt32LE(i));
+  let tail = 0;
+  for (let i = words.length * 4, shift = 0; i < len; i++, shift += 8) tail |= bytes[i]! << shift;
+  series.byteLength = len;
+  series.words = words;
+  series.tail = tail;
+  const h = hashBytes(bytes, new DataView(bytes.buffer, bytes.byteOffset, len), 0, len);
+  series.sameHash = seriesByHash.get(h);
+  seriesByHash.set(h, series);
+}
+
+/** Whether the series' raw bytes, followed by a space, start at `start`. */
+function seriesAt(buf: Buffer, dv: DataView, start: number, n: number, series: Series): boolean {
+  const len = series.byteLength;
+  if (len < 0 || start + len >= n || buf[start + len] !== SPACE) return false;
+  const words = series.words;
+  const count = words.length;
+  for (let k = 0; k < count; k++) {
+    if (dv.getInt32(start + 4 * k, true) !== words[k]) return false;
+  }
+  let tail = 0;
+  for (let i = start + 4 * count, shift = 0; i < start + len; i++, shift += 8) tail |= buf[i]! << shift;
+  return tail === series.tail;
+}
+
+/**
+ * Decodes the line at `start` if it is a known series with its last layout and nothing
+ * unusual; sets fastNext to the next line's start. Undefined: use the text parser.
+ */
+function fastLine(
+  buf: Buffer,
+  dv: DataView,
+  start: number,
+  n: number,
+  precision: Precision,
+  defaultTime: number,
+): Point | undefined {
+  const prev = lastSeries;
+  const predicted = prev === undefined ? undefined : prev.next;
+  let series: Series | undefined;
+  let linked = true;
+  if (predicted !== undefined && seriesAt(buf, dv, start, n, predicted)) {
+    series = predicted;
+  } else {
+    let sp = start;
+    while (sp < n) {
+      const ch = buf[sp]!;
+      if (ch === SPACE) break;
+      if (ch === LF) return undefined;
+      sp++;
+    }
+    if (sp >= n) return undefined;
+    const len = sp - start;
+    series = seriesByHash.get(hashBytes(buf, dv, start, len));
+    while (series !== undefined && !(series.byteLength === len && seriesAt(buf, dv, start, n, series))) {
+      series = series.sameHash;
+    }
+    if (series === undefined) return undefined;
+    linked = false;
+  }
+
+  let p = start + series.byteLength + 1;
+  const layout = series.layout;
+  const keyBytes = layout.keyBytes;
+  const count = keyBytes.length;
+  if (count === 0) return undefined;
+  const codes = layout.inputTypes;
+  let c = 0;
+  for (let f = 0; f < count; f++) {
+    const key = keyBytes[f]!;
+    const kl = key.length;
+    if (p + kl >= n) return undefined;
+    for (let j = 0; j < kl; j++) if (buf[p + j] !== key[j]) return undefined;
+    p += kl;
+    if (buf[p] !== EQUALS) return undefined;
+    p++;
+    const code = codes.charCodeAt(f);
+    if (code === CODE_STRING) {
+      if (buf[p] !== QUOTE) return undefined;
+      let q = p + 1;
+      for (;;) {
+        if (q >= n) return undefined;
+        const ch = buf[q];
+        if (ch === QUOTE) break;
+        if (ch === BACKSLASH || ch === LF) return undefined;
+        q++;
+      }
+      if (q - p - 1 > STRING_LIMIT_BYTES) return undefined;
+      scratchValues[f] = buf.toString('utf8', p + 1, q);
+      p = q + 1;
+    } else if (code === CODE_BOOL) {
+      let e = p;
+      while (e < n) {
+        const ch = buf[e];
+        if (ch === COMMA || ch === SPACE || ch === LF || ch === CR) break;
+        e++;
+      }
+      const b = e - p > 5 ? undefined : BOOLEANS.get(buf.toString('latin1', p, e));
+      if (b === undefined) return undefined;
+      scratchValues[f] = b;
+      p = e;
+    } else {
+      p = parseNumberBytes(buf, p, n);
+      if (p < 0 || numCode !== code) return undefined;
+      scratchValues[f] = numValue;
+    }
+    c = p < n ? buf[p]! : LF;
+    if (f < count - 1) {
+      if (c !== COMMA) return undefined;
+      p++;
+    }
+  }
+
+  let time = defaultTime;
+  let nanos = 0;
+  if (c === SPACE) {
+    p++;
+    let neg = false;
+    if (p < n && buf[p] === MINUS) {
+      neg = true;
+      p++;
+    }
+    const digitsStart = p;
+    while (p < n) {
+      const ch = buf[p]!;
+      if (ch < ZERO || ch > NINE) break;
+      p++;
+    }
+    const digitsEnd = p;
+    if (digitsEnd === digitsStart || digitsEnd - digitsStart > 19) return undefined;
+    c = p < n ? buf[p]! : LF;
+    const split = Math.max(digitsEnd - (precision === 'ns' ? 6 : precision === 'us' ? 3 : 0), digitsStart);
+    if (split - digitsStart > 15) return undefined;
+    let hi = 0;
+    for (let i = digitsStart; i < split; i++) hi = hi * 10 + (buf[i]! - ZERO);
+    let lo = 0;
+    for (let i = split; i < digitsEnd; i++) lo = lo * 10 + (buf[i]! - ZERO);
+    if (precision === 'us') lo *= 1000;
+    else if (precision === 's') hi *= 1000;
+    if (neg) {
+      if (lo > 0) {
+        time = -hi - 1;
+        nanos = 1_000_000 - lo;
+      } else {
+        time = 0 - hi;
+      }
+    } else {
+      time = hi;
+      nanos = lo;
+    }
+    if (
+      time > 9223372036854 ||
+      time < -9223372036855 ||
+      (time === 9223372036854 && nanos > 775806) ||
+      (time === -9223372036855 && nanos < 224194)
+    ) {
+      return undefined;
+    }
+  }
+  if (c === CR) {
+    p++;
+    c = p < n ? buf[p]! : LF;
+  }
+  if (c !== LF) return undefined;
+
+  fastNext = p + 1;
+  if (!linked && prev !== undefined) prev.next = series;
+  lastSeries = series;
+  return {
+    measurement: series.measurement,
+    tags: series.tags,
+    fields: layout.build(scratchValues),
+    types: layout.types,
+    time,
+    nanos,
+  };
+}
+
+const BOOLEANS = new Map<string, boolean>([
+  ['t', true],
+  ['T', true],
+  ['true', true],
+  ['True', true],
+  ['TRUE', true],
+  ['f', false],
+  ['F', false],
+  ['false', false],
+  ['False', false],
+  ['FALSE', false],
+]);
+
+/** parseNumber over bytes; a value ends at a comma, space, CR, LF or the end of the buffer. */
+function parseNumberBytes(buf: Buffer, start: number, n: number): number {
+  let p = start;
+  let neg = false;
+  let c = p < n ? buf[p]! : LF;
+  if (c === MINUS) {
+    neg = true;
+    p++;
+    c = p < n ? buf[p]! : LF;
+  }
+  let mantissa = 0;
+  let intDigits = 0;
+  while (c >= ZERO && c <= NINE) {
+    mantissa = mantissa * 10 + (c - ZERO);
+    intDigits++;
+    p++;
+    c = p < n ? buf[p]! : LF;
+  }
+  if (c === LOWER_I || c === LOWER_U) {
+    if (intDigits === 0) return -1;
+    const after = p + 1;
+    const t = after < n ? buf[after]! : LF;
+    if (t !== COMMA && t !== SPACE && t !== LF && t !== CR) return -1;
+    if (c === LOWER_I) {
+      if (intDigits <= 15) {
+        numValue = neg ? 0 - mantissa : mantissa;
+      } else {
+        const big = BigInt(buf.toString('latin1', start, p));
+        if (big > INT64_MAX || big < INT64_MIN) return -1;
+        numValue = toSafe(big);
+      }
+      numCode = CODE_INT;
+    } else {
+      if (neg) return -1;
+      if (intDigits <= 15) {
+        numValue = mantissa;
+      } else {
+        const big = BigInt(buf.toString('latin1', start, p));
+        if (big > UINT64_MAX) return -1;
+        numValue = toSafe(big);
+      }
+      numCode = CODE_UINT;
+    }
+    return after;
+  }
+  let fracDigits = 0;
+  if (c === DOT) {
+    p++;
+    c = p < n ? buf[p]! : LF;
+    while (c >= ZERO && c <= NINE) {
+      mantissa = mantissa * 10 + (c - ZERO);
+      fracDigits++;
+      p++;
+      c = p < n ? buf[p]! : LF;
+    }
+  }
+  const digits = intDigits + fracDigits;
+  if (digits === 0) return -1;
+  let exponent = 0;
+  if (c === LOWER_E || c === UPPER_E) {
+    p++;
+    c = p < n ? buf[p]! : LF;
+    let expNeg = false;
+    if (c === MINUS || c === PLUS) {
+      expNeg = c === MINUS;
+      p++;
+      c = p < n ? buf[p]! : LF;
+    }
+    const expStart = p;
+    while (c >= ZERO && c <= NINE) {
+      if (exponent < 100000) exponent = exponent * 10 + (c - ZERO);
+      p++;
+      c = p < n ? buf[p]! : LF;
+    }
+    if (p === expStart) return -1;
+    if (expNeg) exponent = -exponent;
+  }
+  if (c !== COMMA && c !== SPACE && c !== LF && c !== CR) return -1;
+  let v: number;
+  const scale = exponent - fracDigits;
+  if (digits <= 15 && scale >= -22 && scale <= 22) {
+    v = scale < 0 ? mantissa / POW10[-scale]! : mantissa * POW10[scale]!;
+  } else {
+    v = Number.parseFloat(buf.toString('latin1', neg ? start + 1 : start, p));
+    if (!Number.isFinite(v)) return -1;
+  }
+  numValue = neg ? -v : v;
+  numCode = CODE_FLOAT;
+  return p;
+}
+
 function lineError(text: string, lineStart: number, end: number, lineNo: number, err: unknown): DecodeError {
   let reason: string;
   if (err instanceof LineError) {
@@ -301,6 +699,7 @@ function parseLine(
       series = parseSeries(flat, start);
       if (seriesCache.size >= SERIES_CACHE_LIMIT) {
         seriesCache.clear();
+        seriesByHash.clear();
         lastSeries = undefined;
       }
       seriesCache.set(flat, series);
@@ -640,6 +1039,10 @@ function newSeries(raw: string, measurement: string, tags: Readonly<Record<strin
     tags,
     layout: EMPTY_LAYOUT,
     next: undefined,
+    byteLength: -1,
+    words: [],
+    tail: 0,
+    sameHash: undefined,
   };
 }
 
@@ -804,7 +1207,7 @@ function parseNumber(text: string, start: number, end: number): number {
   if (p < end && (c === LOWER_E || c === UPPER_E)) {
     c = text.charCodeAt(++p);
     let expNeg = false;
-    if (p < end && (c === MINUS || c === 43)) {
+    if (p < end && (c === MINUS || c === PLUS)) {
       expNeg = c === MINUS;
       c = text.charCodeAt(++p);
     }
