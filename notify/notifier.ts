@@ -46,6 +46,11 @@ export interface NotifierOptions {
   sinks?: Sink[];
   /** A queue built by the caller (tests); overrides the choice made from redisUrl. */
   queue?: DeliveryQueue;
+  /**
+   * false: only route and queue (a producer, e.g. beside the correlator), and let other
+   * processes' notifiers deliver. Meaningful with Redis only. Default true.
+   */
+  deliver?: boolean;
 }
 
 export interface NotifyResult {
@@ -208,7 +213,9 @@ export class Notifier implements Lifecycle {
     if (this.started) return;
     this.started = true;
     if (this.redis) await this.redis.connect();
-    await this.queue.start((delivery, attempt) => this.attempt(delivery, attempt));
+    if (this.options.deliver !== false || !this.redis) {
+      await this.queue.start((delivery, attempt) => this.attempt(delivery, attempt));
+    }
     this.log?.info(
       { sinks: [...this.sinks.keys()], mode: this.redis ? 'bullmq' : 'embedded' },
       'notifier started',

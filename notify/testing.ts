@@ -1,4 +1,7 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { IncidentEvent } from '../core/types.js';
+import { verifyWebhookSignature, WEBHOOK_DELIVERY_HEADER, type WebhookBody } from './sinks/webhook.js';
 
 /**
  * Incident events for tests and benchmarks: the JD.com case (one app's containers on 50 hosts,
@@ -55,4 +58,106 @@ export function incidentLifecycle(
     out.push(incidentEvent({ ...overrides, id, version: v, event }));
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real HTTP receiver for the generic webhook, on loopback, that can fail on purpose.
+
+export type ReceiverAnswer = 'ok' | 'fail' | 'hang' | 'hold';
+
+export interface ReceivedDelivery {
+  key: string;
+  attempt: number;
+  body: WebhookBody;
+  signatureOk: boolean;
+  at: number;
+}
+
+export class WebhookReceiver {
+  url = '';
+  /** Every request that arrived, answered or not. */
+  readonly arrivals: Array<{ key: string; attempt: number; at: number }> = [];
+  /** Requests answered 200 to a client that was still connected. */
+  readonly accepted: ReceivedDelivery[] = [];
+  /** Requests whose client went away before the answer (not acknowledged). */
+  dropped = 0;
+  /** Decides how to answer the n-th arrival (0-based). */
+  answer: (n: number) => ReceiverAnswer = () => 'ok';
+  /** Delay before a 200. */
+  okDelayMs = 0;
+  hangMs = 3000;
+  private readonly held = new Set<ServerResponse>();
+  private server: Server | undefined;
+
+  constructor(private readonly secret: string) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 1000;
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  lastAcceptedAt(): number {
+    return this.accepted.at(-1)?.at ?? 0;
+  }
+
+  /** Answers every held request 503 (those whose client is gone count as dropped). */
+  releaseHeld(): void {
+    for (const res of this.held) this.reply(res, 503);
+    this.held.clear();
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const key = String(req.headers[WEBHOOK_DELIVERY_HEADER] ?? '');
+      const attempt = Number(req.headers['x-converge-attempt'] ?? 0);
+      const n = this.arrivals.length;
+      this.arrivals.push({ key, attempt, at: Date.now() });
+      const how = this.answer(n);
+      if (how === 'fail') return void this.reply(res, 500);
+      if (how === 'hang') return void setTimeout(() => this.reply(res, 503), this.hangMs);
+      if (how === 'hold') return void this.held.add(res);
+      const accept = () => {
+        if (req.socket.destroyed || res.writableEnded) {
+          this.dropped++;
+          return;
+        }
+        const signatureOk = verifyWebhookSignature(this.secret, req.headers, body).ok;
+        res.on('finish', () => {
+          this.accepted.push({
+            key,
+            attempt,
+            body: JSON.parse(body) as WebhookBody,
+            signatureOk,
+            at: Date.now(),
+          });
+        });
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      };
+      if (this.okDelayMs > 0) setTimeout(accept, this.okDelayMs);
+      else accept();
+    });
+  }
+
+  private reply(res: ServerResponse, status: number): void {
+    if (res.req.socket.destroyed || res.writableEnded) {
+      this.dropped++;
+      return;
+    }
+    res.writeHead(status).end('unavailable');
+  }
+
+  async close(): Promise<void> {
+    this.releaseHeld();
+    this.server?.closeAllConnections();
+    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
+  }
 }
