@@ -102,6 +102,13 @@ export class WebhookReceiver {
     return this.held.size;
   }
 
+  /** Held requests whose client is still connected. */
+  get heldConnected(): number {
+    let n = 0;
+    for (const res of this.held) if (!res.req.socket.destroyed) n++;
+    return n;
+  }
+
   lastAcceptedAt(): number {
     return this.accepted.at(-1)?.at ?? 0;
   }
