@@ -451,6 +451,22 @@ describe('line protocol: series and layout caches stay correct', () => {
     expect(errors.map((e) => e.line)).toEqual([2, 4]);
   });
 
+  it('lines with bigint values and lines with hundreds of fields, seen again', () => {
+    const big = one('m,h=big a=18446744073709551615u,b=-9223372036854775808i,c=1.5,d=7i');
+    expect(big.fields).toEqual({ a: 18446744073709551615n, b: -9223372036854775808n, c: 1.5, d: 7 });
+    const wide = Array.from(
+      { length: 250 },
+      (_, i) => `f${i}=${i % 3 === 0 ? `${i}i` : i % 3 === 1 ? `${i}.5` : `"s${i}"`}`,
+    );
+    const p = one(`m,h=wide ${wide.join(',')} 1`);
+    expect(Object.keys(p.fields)).toHaveLength(250);
+    expect(p.fields.f0).toBe(0);
+    expect(p.fields.f1).toBe(1.5);
+    expect(p.fields.f2).toBe('s2');
+    expect(p.fields.f249).toBe(249);
+    expect(p.types).toBe('ifs'.repeat(83) + 'i');
+  });
+
   it('independent calls with different precisions do not share timestamps', () => {
     expect(lp('m v=1 1000', 'ms').points[0]!.time).toBe(1000);
     expect(lp('m v=1 1000', 'ns').points[0]!).toMatchObject({ time: 0, nanos: 1000 });

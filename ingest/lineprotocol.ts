@@ -77,7 +77,8 @@ const STRING_LIMIT_BYTES = 65535;
 /** Error text is cut to this many characters. */
 export const ERROR_TEXT_LIMIT = 200;
 
-type FieldBuilder = (values: readonly FieldValue[]) => Record<string, FieldValue>;
+/** Builds a fields object from values in input order; numeric ones may be read from `nums`. */
+type FieldBuilder = (values: readonly FieldValue[], nums: Float64Array) => Record<string, FieldValue>;
 
 /**
  * A field layout: the keys and types of a line's fields, in input order. Immutable and shared by
@@ -92,8 +93,10 @@ interface Layout {
   inputTypes: string;
   /** The same, in the enumeration order of the fields object (differs only for integer-like keys). */
   types: string;
-  /** Builds the fields object from values in input order. */
+  /** Builds the fields object: strings and booleans from values, numbers from nums. */
   build: FieldBuilder;
+  /** Builds it from values only (lines with bigint values). */
+  buildGeneric: FieldBuilder;
   /** The raw keys as UTF-8 bytes, for the byte fast path. */
   keyBytes: readonly (readonly number[])[];
 }
@@ -140,8 +143,12 @@ const EMPTY_LAYOUT: Layout = {
   inputTypes: '',
   types: '',
   build: () => ({}),
+  buildGeneric: () => ({}),
   keyBytes: [],
 };
+
+/** Layouts with more fields use a generic (slower) builder. */
+const MAX_LITERAL_FIELDS = 200;
 
 // Scratch state of the line being parsed (module-level so the hot loop does not allocate).
 let numValue: number | bigint = 0;
@@ -150,12 +157,19 @@ const scratchRaw: string[] = [];
 const scratchKeys: string[] = [];
 const scratchCodes: number[] = [];
 const scratchValues: FieldValue[] = [];
+/**
+ * Numeric values of the line, unboxed: the layout builders read numeric fields from here, so a
+ * float is boxed once (into the fields object) instead of up to three times.
+ */
+const scratchNums = new Float64Array(MAX_LITERAL_FIELDS);
+/** parseNumberBytes' result when it is a number (numBig is then undefined). */
+const numOut = new Float64Array(1);
+let numBig: bigint | undefined;
 /** Series of the previously decoded line, for predicting the next line's series. */
 let lastSeries: Series | undefined;
 
 const layouts = new Map<string, Layout>();
 const LAYOUT_CACHE_LIMIT = 10_000;
-const MAX_LITERAL_FIELDS = 200;
 
 /** The shared layout of the first `count` scratch keys. */
 function internLayout(count: number): Layout {
@@ -165,13 +179,15 @@ function internLayout(count: number): Layout {
   let layout = layouts.get(id);
   if (layout !== undefined) return layout;
   const keys = scratchKeys.slice(0, count);
-  const build = makeBuilder(keys);
+  const build = makeBuilder(keys, inputTypes);
+  const buildGeneric = genericBuilder(keys);
   layout = {
     rawKeys,
     keys,
     inputTypes,
-    types: enumerationTypes(build, keys, inputTypes),
+    types: enumerationTypes(buildGeneric, keys, inputTypes),
     build,
+    buildGeneric,
     keyBytes: rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
   };
   if (layouts.size >= LAYOUT_CACHE_LIMIT) layouts.clear();
@@ -184,18 +200,23 @@ function internLayout(count: number): Layout {
  * boilerplate map, much faster than adding computed keys one by one. Keys are embedded as JSON
  * string literals (JSON.stringify escapes quotes, backslashes and control characters).
  */
-function makeBuilder(keys: readonly string[]): FieldBuilder {
-  if (keys.length > MAX_LITERAL_FIELDS) {
-    return (values) => {
-      const fields: Record<string, FieldValue> = {};
-      for (let i = 0; i < keys.length; i++) setField(fields, keys[i]!, values[i]!);
-      return fields;
-    };
-  }
-  const props = keys.map((k, i) =>
-    k === '__proto__' ? `["__proto__"]: v[${i}]` : `${JSON.stringify(k)}: v[${i}]`,
-  );
-  return new Function('v', `return {${props.join(', ')}};`) as FieldBuilder;
+function makeBuilder(keys: readonly string[], inputTypes: string): FieldBuilder {
+  if (keys.length > MAX_LITERAL_FIELDS) return genericBuilder(keys);
+  const props = keys.map((k, i) => {
+    const c = inputTypes.charCodeAt(i);
+    const v = c === CODE_FLOAT || c === CODE_INT || c === CODE_UINT ? `f[${i}]` : `v[${i}]`;
+    return k === '__proto__' ? `["__proto__"]: ${v}` : `${JSON.stringify(k)}: ${v}`;
+  });
+  return new Function('v', 'f', `return {${props.join(', ')}};`) as FieldBuilder;
+}
+
+/** Builds from `values` only (any value type, bigints included). */
+function genericBuilder(keys: readonly string[]): FieldBuilder {
+  return (values) => {
+    const fields: Record<string, FieldValue> = {};
+    for (let i = 0; i < keys.length; i++) setField(fields, keys[i]!, values[i]!);
+    return fields;
+  };
 }
 
 /** Canonical array index keys ("0", "7") enumerate before other keys, whatever the input order. */
@@ -212,7 +233,7 @@ function isArrayIndex(k: string): boolean {
 function enumerationTypes(build: FieldBuilder, keys: readonly string[], inputTypes: string): string {
   if (!keys.some(isArrayIndex)) return inputTypes;
   let types = '';
-  for (const k in build(keys)) types += inputTypes[keys.indexOf(k)];
+  for (const k in build(keys, scratchNums)) types += inputTypes[keys.indexOf(k)];
   return types;
 }
 
@@ -421,7 +442,8 @@ function fastLine(
   const layout = series.layout;
   const keyBytes = layout.keyBytes;
   const count = keyBytes.length;
-  if (count === 0) return undefined;
+  // (Layouts beyond MAX_LITERAL_FIELDS build from scratchValues only.)
+  if (count === 0 || count > MAX_LITERAL_FIELDS) return undefined;
   const codes = layout.inputTypes;
   let c = 0;
   for (let f = 0; f < count; f++) {
@@ -459,8 +481,8 @@ function fastLine(
       p = e;
     } else {
       p = parseNumberBytes(buf, p, n);
-      if (p < 0 || numCode !== code) return undefined;
-      scratchValues[f] = numValue;
+      if (p < 0 || numCode !== code || numBig !== undefined) return undefined;
+      scratchNums[f] = numOut[0]!;
     }
     c = p < n ? buf[p]! : LF;
     if (f < count - 1) {
@@ -527,7 +549,7 @@ function fastLine(
   return {
     measurement: series.measurement,
     tags: series.tags,
-    fields: layout.build(scratchValues),
+    fields: layout.build(scratchValues, scratchNums),
     types: layout.types,
     time,
     nanos,
@@ -572,21 +594,33 @@ function parseNumberBytes(buf: Buffer, start: number, n: number): number {
     if (t !== COMMA && t !== SPACE && t !== LF && t !== CR) return -1;
     if (c === LOWER_I) {
       if (intDigits <= 15) {
-        numValue = neg ? 0 - mantissa : mantissa;
+        numOut[0] = neg ? 0 - mantissa : mantissa;
+        numBig = undefined;
       } else {
         const big = BigInt(buf.toString('latin1', start, p));
         if (big > INT64_MAX || big < INT64_MIN) return -1;
-        numValue = toSafe(big);
+        const safe = toSafe(big);
+        if (typeof safe === 'bigint') numBig = safe;
+        else {
+          numOut[0] = safe;
+          numBig = undefined;
+        }
       }
       numCode = CODE_INT;
     } else {
       if (neg) return -1;
       if (intDigits <= 15) {
-        numValue = mantissa;
+        numOut[0] = mantissa;
+        numBig = undefined;
       } else {
         const big = BigInt(buf.toString('latin1', start, p));
         if (big > UINT64_MAX) return -1;
-        numValue = toSafe(big);
+        const safe = toSafe(big);
+        if (typeof safe === 'bigint') numBig = safe;
+        else {
+          numOut[0] = safe;
+          numBig = undefined;
+        }
       }
       numCode = CODE_UINT;
     }
@@ -633,7 +667,8 @@ function parseNumberBytes(buf: Buffer, start: number, n: number): number {
     v = Number.parseFloat(buf.toString('latin1', neg ? start + 1 : start, p));
     if (!Number.isFinite(v)) return -1;
   }
-  numValue = neg ? -v : v;
+  numOut[0] = neg ? -v : v;
+  numBig = undefined;
   numCode = CODE_FLOAT;
   return p;
 }
@@ -719,6 +754,7 @@ function parseLine(
   const shapeCodes = layout.inputTypes;
   let keysOk = true;
   let typesOk = true;
+  let hasBig = false;
   let count = 0;
   for (;;) {
     let key: string;
@@ -836,6 +872,8 @@ function parseLine(
       }
     }
     scratchValues[at] = value;
+    if (typeof value === 'number') scratchNums[at] = value;
+    else if (typeof value === 'bigint') hasBig = true;
     if (at === count) {
       scratchKeys[count] = key;
       scratchCodes[count] = code;
@@ -856,12 +894,14 @@ function parseLine(
   let fields: Record<string, FieldValue>;
   let types: string;
   if (keysOk && typesOk && count === keys.length) {
-    fields = layout.build(scratchValues);
+    fields = hasBig
+      ? layout.buildGeneric(scratchValues, scratchNums)
+      : layout.build(scratchValues, scratchNums);
     types = layout.types;
   } else {
     const next = internLayout(count);
     series.layout = next;
-    fields = next.build(scratchValues);
+    fields = hasBig ? next.buildGeneric(scratchValues, scratchNums) : next.build(scratchValues, scratchNums);
     types = next.types;
   }
 
