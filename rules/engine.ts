@@ -230,6 +230,8 @@ export class DetectionEngine {
   private plans = new Map<string, MeasurementPlan>();
   private emptySet: WatchSet;
   private absenceByLevel: AbsenceRule[][] = [[], [], [], [], []];
+  /** Shortest absence rule of any level: gaps at least this long are remembered. */
+  private minAbsenceMs = Number.POSITIVE_INFINITY;
   private groupsByChildRule = new Map<string, GroupRule[]>();
   private stageBase = new Int32Array(5);
 
@@ -267,6 +269,9 @@ export class DetectionEngine {
   private entFiring = new Int32Array(256);
   private entChildren = new Int32Array(256);
   private entSeriesHead = new Int32Array(256);
+  /** The last silence long enough for an absence rule: [from, to) in event time. */
+  private entGapFrom = new Float64Array(256);
+  private entGapTo = new Float64Array(256);
   private entityList: StagedList;
   private entityGeneration = 0;
   private childIndexCache: { generation: number; byParent: Map<number, number[]> } | undefined;
@@ -332,9 +337,14 @@ export class DetectionEngine {
       // Another measurement shares this tags object, or the slot was reused: look up by content.
       s = this.lookupSlow(p);
     }
-    if (!(t > this.serLast[s]!)) {
+    const last = this.serLast[s]!;
+    if (!(t > last)) {
       this.late++;
       return;
+    }
+    // Silent past staleAfter without an advance() in between: its alerts ended back then.
+    if (t - last >= this.staleAfterMs && last > Number.NEGATIVE_INFINITY && this.seriesList.stage[s] === 0) {
+      this.endInstancesOf(s, last + this.staleAfterMs);
     }
     this.serLast[s] = t;
     this.seriesList.moveToTail(s, 0);
@@ -347,9 +357,10 @@ export class DetectionEngine {
       if (host >= 0) this.touchEntity(host, t);
       const app = this.entApp[owner]!;
       if (app >= 0) this.touchEntity(app, t);
-      const rack = this.entRack[owner]!;
+      const up = host >= 0 ? host : owner;
+      const rack = this.entRack[up]!;
       if (rack >= 0) this.touchEntity(rack, t);
-      const idc = this.entIdc[owner]!;
+      const idc = this.entIdc[up]!;
       if (idc >= 0) this.touchEntity(idc, t);
     }
     let ws = this.serWatch[s]!;
@@ -466,13 +477,36 @@ export class DetectionEngine {
   }
 
   private touchEntity(e: number, t: number): void {
-    if (!(t > this.entLast[e]!)) return;
+    const prev = this.entLast[e]!;
+    if (!(t > prev)) return;
     this.entLast[e] = t;
     const level = this.entLevel[e]!;
     const live = this.stageBase[level]!;
-    const stage = this.entityList.stage[e]!;
-    if (stage !== live) this.entityReturned(e, level, t);
+    // A gap long enough for an absence rule that no advance() saw (advance cadence must not
+    // change the outcome): the absence happened, and ended now.
+    if (t - prev >= this.minAbsenceMs && prev > Number.NEGATIVE_INFINITY) this.gapClosed(e, level, prev, t);
+    else if (this.entityList.stage[e] !== live) this.entityReturned(e, level, t);
     this.entityList.moveToTail(e, live);
+  }
+
+  private gapClosed(e: number, level: number, prev: number, t: number): void {
+    this.entGapFrom[e] = prev;
+    this.entGapTo[e] = t;
+    const absences = this.absenceByLevel[level]!;
+    const stage = this.entityList.stage[e]! - this.stageBase[level]!;
+    for (let i = stage; i < absences.length; i++) {
+      const rule = absences[i]!;
+      if (t - prev < rule.afterMs) break;
+      this.entityAbsent(e, rule, prev + rule.afterMs);
+    }
+    this.entityReturned(e, level, Math.min(t, prev + this.entityTtl[level]!));
+  }
+
+  /** Whether a host had data within `windowMs` before `at` (as far as its last gap tells). */
+  private hostUpAt(host: number, at: number, windowMs: number): boolean {
+    const last = this.entLast[host]!;
+    if (last <= at) return last > at - windowMs;
+    return !(this.entGapFrom[host]! <= at - windowMs && at < this.entGapTo[host]!);
   }
 
   // ===========================================================================================
@@ -609,6 +643,8 @@ export class DetectionEngine {
     this.entFiring[e] = 0;
     this.entChildren[e] = 0;
     this.entSeriesHead[e] = -1;
+    this.entGapFrom[e] = Number.NEGATIVE_INFINITY;
+    this.entGapTo[e] = Number.NEGATIVE_INFINITY;
     index.set(id, e);
     this.entityList.append(e, this.stageBase[level]!);
     this.entityGeneration++;
@@ -631,6 +667,8 @@ export class DetectionEngine {
     this.entFiring = growInt32(this.entFiring, size, 0);
     this.entChildren = growInt32(this.entChildren, size, 0);
     this.entSeriesHead = growInt32(this.entSeriesHead, size, -1);
+    this.entGapFrom = growFloat64(this.entGapFrom, size);
+    this.entGapTo = growFloat64(this.entGapTo, size);
     this.entityList.ensure(size);
   }
 
@@ -1215,7 +1253,7 @@ export class DetectionEngine {
     if (!(this.entLast[e]! > Number.NEGATIVE_INFINITY)) return; // created by a link, never seen
     if (rule.whileHostUp) {
       const host = this.entHost[e]!;
-      if (host < 0 || this.entLast[host]! + rule.afterMs <= at) return;
+      if (host < 0 || !this.hostUpAt(host, at, rule.afterMs)) return;
     }
     const key = instanceKey(rule.name, e);
     if (this.absenceActive.has(key)) return;
@@ -1431,6 +1469,10 @@ export class DetectionEngine {
       }
     }
     for (const list of this.absenceByLevel) list.sort((a, b) => a.afterMs - b.afterMs);
+    this.minAbsenceMs = Math.min(
+      ...this.absenceByLevel.flat().map((r) => r.afterMs),
+      Number.POSITIVE_INFINITY,
+    );
     this.emptySet = new WatchSet(this.version, [], [], 0);
     const stages = new Int32Array(5);
     let total = 0;

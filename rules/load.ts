@@ -161,8 +161,8 @@ function compileFile(file: string, text: string): { rules: CompiledRule[]; error
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const errors: RuleError[] = [];
   for (const e of [...doc.errors, ...doc.warnings]) {
-    const p = e.linePos?.[0];
-    errors.push(at(file, p?.line ?? 1, p?.col ?? 1, e.message.replace(/ at line \d+, column \d+.*$/s, '')));
+    const p = lc.linePos(e.pos[0]);
+    errors.push(at(file, p.line, p.col, e.message.replace(/ at line \d+, column \d+.*$/s, '')));
   }
   if (doc.errors.length > 0) return { rules: [], errors };
   const data: unknown = doc.toJS();
@@ -194,8 +194,15 @@ function compileFile(file: string, text: string): { rules: CompiledRule[]; error
         file,
         lc,
         node: (p) => nodeAt(doc, [...path, ...p]),
-        error: (p, message) => {
-          const pos = position(lc, nodeAt(doc, [...path, ...p]) ?? nodeAt(doc, path));
+        error: (p, message, offset) => {
+          const node = nodeAt(doc, [...path, ...p]) ?? nodeAt(doc, path);
+          let pos = position(lc, node);
+          if (offset !== undefined && isScalar(node) && node.range) {
+            // Point inside the string (past the opening quote when quoted).
+            const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? 1 : 0;
+            const p2 = lc.linePos(node.range[0] + quoted + offset);
+            pos = { line: p2.line, column: p2.col };
+          }
           errors.push(at(file, pos.line, pos.column, `${pathText([...path, ...p])}: ${message}`));
         },
       };
@@ -217,16 +224,17 @@ interface RuleContext {
   file: string;
   lc: LineCounter;
   node(path: Array<string | number>): Node | null;
-  error(path: Array<string | number>, message: string): void;
+  /** `offset`: position within the scalar's text, for problems inside a string. */
+  error(path: Array<string | number>, message: string, offset?: number): void;
 }
 
 const KINDS = ['condition', 'absent', 'group', 'trend', 'seasonal'] as const;
 
 function compileRule(groupName: string, r: RuleInput, ctx: RuleContext): Rule | undefined {
   const errorCount = { n: 0 };
-  const fail = (path: Array<string | number>, message: string) => {
+  const fail = (path: Array<string | number>, message: string, offset?: number) => {
     errorCount.n++;
-    ctx.error(path, message);
+    ctx.error(path, message, offset);
   };
   const kinds = KINDS.filter((k) => r[k] !== undefined);
   if (kinds.length !== 1) {
@@ -253,7 +261,7 @@ function compileRule(groupName: string, r: RuleInput, ctx: RuleContext): Rule | 
   for (const [key, text] of Object.entries(r.annotations ?? {})) {
     const t = compileTemplate(text);
     if (t.ok) annotations[key] = t.template;
-    else fail(['annotations', key], `annotation "${key}": ${t.error} (at offset ${t.offset})`);
+    else fail(['annotations', key], `annotation "${key}": ${t.error}`, t.offset);
   }
   let select: Selector | undefined;
   if (r.select) {
@@ -261,7 +269,7 @@ function compileRule(groupName: string, r: RuleInput, ctx: RuleContext): Rule | 
     (r.select.match ?? []).forEach((text, i) => {
       const m = parseMatcher(text);
       if (m.ok) match.push(m.matcher);
-      else fail(['select', 'match', i], m.error);
+      else fail(['select', 'match', i], m.error, m.offset);
     });
     select = { measurement: r.select.measurement, field: r.select.field, match };
   }
