@@ -117,7 +117,16 @@ local head = redis.call('ZRANGE', laneKey, 0, 0)[1]
 return {'requeued', head, redis.call('GET', prefix .. ':payload:' .. head)}
 `;
 
+/** The payload of a delivery and the head of its lane, in one round trip. */
+const CLAIM = `
+local json = redis.call('GET', KEYS[1])
+if not json then return {} end
+local head = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+return {json, head or ''}
+`;
+
 interface Scripts {
+  notifyClaim(...args: Array<string | number>): Promise<string[]>;
   notifyEnqueue(...args: Array<string | number>): Promise<Array<string | null>>;
   notifyFinish(...args: Array<string | number>): Promise<Array<string | null>>;
   notifyRequeue(...args: Array<string | number>): Promise<Array<string | null>>;
@@ -138,6 +147,7 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
     const redis = options.redis as Redis & Scripts;
     if (typeof (redis as Partial<Scripts>).notifyEnqueue !== 'function') {
       redis.defineCommand('notifyEnqueue', { numberOfKeys: 6, lua: ENQUEUE });
+      redis.defineCommand('notifyClaim', { numberOfKeys: 2, lua: CLAIM });
       redis.defineCommand('notifyFinish', { numberOfKeys: 7, lua: FINISH });
       redis.defineCommand('notifyRequeue', { numberOfKeys: 5, lua: REQUEUE });
     }
@@ -178,9 +188,11 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
         // A delivery survives a few crashed workers before BullMQ gives up on it (then the
         // reconcile pass dead-letters it with BullMQ's reason).
         maxStalledCount: 10,
-        ...(settings?.rateLimit
-          ? { limiter: { max: settings.rateLimit.max, duration: settings.rateLimit.perMs } }
-          : {}),
+        // BullMQ honours a manual pause (Queue.rateLimit, used for 429 Retry-After) only on
+        // workers that have a limiter, so sinks without a configured limit get a wide one.
+        limiter: settings?.rateLimit
+          ? { max: settings.rateLimit.max, duration: settings.rateLimit.perMs }
+          : { max: 1_000_000, duration: 1000 },
         settings: {
           backoffStrategy: (_attemptsMade: number, _type?: string, err?: Error) =>
             err instanceof RetryLater ? err.delayMs : 1000,
@@ -212,7 +224,9 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
       lane,
       this.p,
     );
-    if (head && headPayload) await this.ensureJob(delivery.sink, head, true);
+    // Only a new head needs a job: any other head got one when it became the head. (A crash
+    // in between is repaired by the reconcile pass.)
+    if (head === delivery.key && headPayload) await this.ensureJob(delivery.sink, head, false);
     return outcome as EnqueueOutcome;
   }
 
@@ -232,7 +246,8 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
 
   private async process(sink: string, job: Job, token?: string): Promise<string> {
     const key = job.id!;
-    const json = await this.redis.get(this.key('payload', key));
+    const lane = key.slice(0, key.lastIndexOf('|'));
+    const [json, head] = await this.redis.notifyClaim(this.key('payload', key), this.key('lane', lane));
     if (!json) {
       // Finished by an earlier run of this job that died before BullMQ recorded it, or a
       // leftover: move the lane on and complete.
@@ -240,8 +255,6 @@ export class BullmqDeliveryQueue implements DeliveryQueue {
       return 'leftover';
     }
     const delivery = JSON.parse(json) as Delivery;
-    const lane = laneId(sink, delivery.incidentId);
-    const head = (await this.redis.zrange(this.key('lane', lane), '0', '0'))[0];
     if (head !== key) {
       // A lower version arrived after this job was made: park until it is done.
       if (head) await this.ensureJob(sink, head, false);
