@@ -90,10 +90,14 @@ export function updateBaseline(
     let alpha = dt / (c.tauMs + dt);
     const warm = 1 / (n + 1);
     if (warm > alpha) alpha = warm;
+    // The mean moves by at most `clip` spreads per update; the variance learns from residuals
+    // clipped at 3 spreads (noise is barely clipped, an outlier run cannot inflate the spread
+    // it is judged against much).
     const limit = c.clip * spread;
     const r = residual > limit ? limit : Math.max(residual, -limit);
+    const rv = residual > 3 * spread ? 3 * spread : Math.max(residual, -3 * spread);
     d[o] = mean + alpha * r;
-    d[o + 1] = (1 - alpha) * (variance + alpha * r * r);
+    d[o + 1] = (1 - alpha) * (variance + alpha * rv * rv);
     d[o + 3] = t;
     if (n < 1e9) d[o + 4] = n + 1;
   }
