@@ -363,6 +363,8 @@ function slowLine(
 
 /** Position after the line the fast path decoded last. */
 let fastNext = 0;
+/** Recent success of series predictions (see fastLine). */
+let predictionScore = 8;
 
 function hashBytes(buf: Buffer, dv: DataView, start: number, len: number): number {
   let h = len ^ 0x811c9dc5;
@@ -418,8 +420,12 @@ function fastLine(
   const predicted = prev === undefined ? undefined : prev.next;
   let series: Series | undefined;
   let linked = true;
-  if (predicted !== undefined && seriesAt(buf, dv, start, n, predicted)) {
+  // Checking a wrong prediction costs cache misses; when predictions keep failing (lines in
+  // no stable order), stop trying until the looked-up series show the order is back.
+  const tryPrediction = predicted !== undefined && predictionScore > 0;
+  if (tryPrediction && seriesAt(buf, dv, start, n, predicted)) {
     series = predicted;
+    if (predictionScore < 16) predictionScore++;
   } else {
     let sp = start;
     while (sp < n) {
@@ -435,7 +441,12 @@ function fastLine(
       series = series.sameHash;
     }
     if (series === undefined) return undefined;
-    linked = false;
+    if (series === predicted) {
+      if (predictionScore < 16) predictionScore++;
+    } else if (predictionScore > -16) {
+      predictionScore -= tryPrediction ? 4 : 1;
+    }
+    linked = series === predicted;
   }
 
   let p = start + series.byteLength + 1;
