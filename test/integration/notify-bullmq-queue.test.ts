@@ -2,6 +2,7 @@
 // same dedup, per-lane order, retry and dead-letter behaviour as the embedded queue.
 
 import { randomBytes } from 'node:crypto';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BullmqDeliveryQueue } from '../../notify/queue/bullmq.js';
@@ -117,5 +118,49 @@ describe('BullmqDeliveryQueue on Redis: durability', () => {
     // Another incident on the same sink waited for the pause too.
     expect(bAt - firstAt).toBeGreaterThanOrEqual(700);
     expect(attempts.map((x) => x.key).sort()).toEqual([a.key, a.key, b.key].sort());
+  });
+
+  it('reconciles after crashes between steps: a head without a job, a job BullMQ failed on its own', async () => {
+    const prefix = `cnv-test-${randomBytes(4).toString('hex')}`;
+    const { redisUrl } = serviceUrls();
+    const producer = makeQueue(['s1'], prefix);
+    const lost = delivery('s1', 'inc-lost', 1);
+    const failed1 = delivery('s1', 'inc-failed', 1);
+    const failed2 = delivery('s1', 'inc-failed', 2);
+    for (const d of [lost, failed1, failed2]) expect(await producer.enqueue(d)).toBe('queued');
+    await producer.shutdown();
+
+    // The lane head of inc-lost loses its job (as if the process died after the Redis step).
+    const raw = new Queue('sink-s1', { connection: { url: redisUrl }, prefix });
+    await raw.remove(lost.key);
+    expect(await raw.getJob(lost.key)).toBeUndefined();
+    // Another worker makes BullMQ fail inc-failed v1 outside the retry policy.
+    const rogue = new Worker(
+      'sink-s1',
+      async (job) => {
+        if (job.id === failed1.key) throw new UnrecoverableError('worker crashed hard');
+        await new Promise((r) => setTimeout(r, 60_000));
+      },
+      { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix, autorun: true, concurrency: 1 },
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await raw.getJob(failed1.key).then((j) => j?.getState())) !== 'failed') {
+      if (Date.now() > deadline) throw new Error('rogue worker did not fail the job');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await rogue.close(true);
+    await raw.close();
+
+    const seen: string[] = [];
+    const restarted = makeQueue(['s1'], prefix);
+    await restarted.start(async (d) => {
+      seen.push(d.key);
+      return { kind: 'delivered' };
+    });
+    await restarted.idle(20_000);
+    expect(seen.sort()).toEqual([failed2.key, lost.key].sort());
+    const dead = await restarted.deadLetters();
+    expect(dead.map((d) => [d.id, d.reason])).toEqual([[failed1.key, 'queue gave up: worker crashed hard']]);
+    await restarted.shutdown();
   });
 });
