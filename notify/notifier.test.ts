@@ -198,3 +198,25 @@ describe('Notifier (embedded queue)', () => {
     );
   });
 });
+
+describe('Notifier metrics', () => {
+  it('counts attempts by sink and outcome and times deliveries', async () => {
+    const { Registry } = await import('prom-client');
+    const registry = new Registry();
+    const pager = new InMemorySink('pager');
+    const config = parseNotifyConfig({
+      retry: { attempts: 3, initialDelay: 10, jitter: 0 },
+      sinks: [{ name: 'pager', type: 'memory' }],
+    });
+    const notifier = createNotifier({ config, sinks: [pager], metrics: registry });
+    running.push(notifier);
+    await notifier.start();
+    pager.failNext({ ok: false, recoverable: true, reason: 'HTTP 502' });
+    await notifier.notify(incidentEvent({ id: 'inc-metrics' }));
+    await notifier.idle(5000);
+    const text = await registry.metrics();
+    expect(text).toContain('converge_notify_attempts_total{sink="pager",outcome="retry"} 1');
+    expect(text).toContain('converge_notify_attempts_total{sink="pager",outcome="delivered"} 1');
+    expect(text).toContain('converge_notify_delivery_seconds_count{sink="pager"} 1');
+  });
+});

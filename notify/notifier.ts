@@ -1,9 +1,11 @@
 import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.js';
 import type { IncidentEvent, Lifecycle, TopologyView } from '../core/types.js';
 import type { NotifyConfig, SinkConfig } from './config.js';
 import { incidentLabels } from './labels.js';
 import { formatMatcher } from './matchers.js';
+import { NotifyMetrics } from './metrics.js';
 import { BullmqDeliveryQueue } from './queue/bullmq.js';
 import { deliveryKey } from './queue/keys.js';
 import { MemoryDeliveryQueue } from './queue/memory.js';
@@ -51,6 +53,8 @@ export interface NotifierOptions {
    * processes' notifiers deliver. Meaningful with Redis only. Default true.
    */
   deliver?: boolean;
+  /** Registers the notifier's Prometheus metrics here (the API's /metrics registry). */
+  metrics?: Registry;
 }
 
 export interface NotifyResult {
@@ -89,6 +93,7 @@ export class Notifier implements Lifecycle {
   private readonly redis: Redis | undefined;
   private readonly windows: Silence[];
   private silenceCache: { at: number; compiled: ActiveSilence[] } | undefined;
+  private readonly metrics: NotifyMetrics | undefined;
   private started = false;
   private stopped = false;
 
@@ -97,6 +102,7 @@ export class Notifier implements Lifecycle {
     this.now = options.now ?? Date.now;
     this.log = options.logger?.child({ stage: 'notify' });
     this.routes = new RouteTree(config.route);
+    this.metrics = options.metrics ? new NotifyMetrics(options.metrics) : undefined;
     this.retry = new RetryPolicy({
       attempts: config.retry.attempts,
       initialDelayMs: config.retry.initialDelay,
@@ -214,7 +220,11 @@ export class Notifier implements Lifecycle {
     this.started = true;
     if (this.redis) await this.redis.connect();
     if (this.options.deliver !== false || !this.redis) {
-      await this.queue.start((delivery, attempt) => this.attempt(delivery, attempt));
+      await this.queue.start(async (delivery, attempt) => {
+        const outcome = await this.attempt(delivery, attempt);
+        this.metrics?.attempt(delivery.sink, outcome, delivery.queuedAt, this.now());
+        return outcome;
+      });
     }
     this.log?.info(
       { sinks: [...this.sinks.keys()], mode: this.redis ? 'bullmq' : 'embedded' },
@@ -237,6 +247,7 @@ export class Notifier implements Lifecycle {
     const silence = findSilence(await this.activeSilences(), labels, event.at, this.now());
     if (silence) {
       result.mutedBy = silence.id;
+      this.metrics?.muted();
       this.log?.debug({ incident: event.id, version: event.version, silence: silence.id }, 'muted');
       return result;
     }
