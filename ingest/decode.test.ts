@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -85,6 +86,34 @@ describe('fleet-sample.lp (shared example)', () => {
     const b = decode(lines.slice(half).join('\n'), 'lp', { firstLine: half + 1 });
     expect([...a.points, ...b.points]).toEqual(result.points);
     expect([...a.errors, ...b.errors]).toEqual(result.errors);
+  });
+});
+
+describe('robustness', () => {
+  it('works where the runtime forbids code generation from strings', () => {
+    const script = `
+      import { readFileSync } from 'node:fs';
+      const { decode } = await import(${JSON.stringify(new URL('./decode.ts', import.meta.url).href)});
+      const text = readFileSync(${JSON.stringify(FLEET_SAMPLE)}, 'utf8');
+      const r = decode(text + text + text, 'lp');
+      console.log(JSON.stringify([r.points.length, r.errors.length]));`;
+    const out = execFileSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    );
+    expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual([3 * 1560, 3 * 94]);
+  });
+
+  it('a stream of ever new field keys decodes correctly', () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => `m,h=${i % 7} k${i}=${i}i,x${i % 5}=1.5 ${i}`);
+    const r = decode(lines.join('\n'), 'lp');
+    expect(r.errors).toEqual([]);
+    expect(r.points).toHaveLength(3000);
+    for (const [i, p] of r.points.entries()) {
+      expect(p.fields).toEqual({ [`k${i}`]: i, [`x${i % 5}`]: 1.5 });
+      expect(p.nanos).toBe(i);
+    }
   });
 });
 

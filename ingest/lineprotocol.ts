@@ -95,6 +95,8 @@ interface Layout {
   types: string;
   /** Builds the fields object: strings and booleans from values, numbers from nums. */
   build: FieldBuilder;
+  /** Lines built with this layout so far (up to COMPILE_AFTER). */
+  uses: number;
   /** Builds it from values only (lines with bigint values). */
   buildGeneric: FieldBuilder;
   /** The raw keys as UTF-8 bytes, for the byte fast path. */
@@ -143,11 +145,12 @@ const EMPTY_LAYOUT: Layout = {
   inputTypes: '',
   types: '',
   build: () => ({}),
+  uses: 0,
   buildGeneric: () => ({}),
   keyBytes: [],
 };
 
-/** Layouts with more fields use a generic (slower) builder. */
+/** Layouts with more fields keep the loop builder. */
 const MAX_LITERAL_FIELDS = 200;
 
 // Scratch state of the line being parsed (module-level so the hot loop does not allocate).
@@ -161,7 +164,7 @@ const scratchValues: FieldValue[] = [];
  * Numeric values of the line, unboxed: the layout builders read numeric fields from here, so a
  * float is boxed once (into the fields object) instead of up to three times.
  */
-const scratchNums = new Float64Array(MAX_LITERAL_FIELDS);
+const scratchNums = new Float64Array(4096);
 /** parseNumberBytes' result when it is a number (numBig is then undefined). */
 const numOut = new Float64Array(1);
 let numBig: bigint | undefined;
@@ -179,14 +182,14 @@ function internLayout(count: number): Layout {
   let layout = layouts.get(id);
   if (layout !== undefined) return layout;
   const keys = scratchKeys.slice(0, count);
-  const build = makeBuilder(keys, inputTypes);
   const buildGeneric = genericBuilder(keys);
   layout = {
     rawKeys,
     keys,
     inputTypes,
     types: enumerationTypes(buildGeneric, keys, inputTypes),
-    build,
+    build: loopBuilder(keys, inputTypes),
+    uses: 0,
     buildGeneric,
     keyBytes: rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
   };
@@ -195,19 +198,49 @@ function internLayout(count: number): Layout {
   return layout;
 }
 
+/** A layout's builder is compiled once the layout has been used this often. */
+const COMPILE_AFTER = 3;
+/** False once the runtime refused code generation (--disallow-code-generation-from-strings). */
+let canCompile = true;
+
+/** Counts a use of the layout's builder and compiles it when the layout proves common. */
+function countUse(layout: Layout): void {
+  if (++layout.uses === COMPILE_AFTER && canCompile && layout.keys.length <= MAX_LITERAL_FIELDS) {
+    try {
+      layout.build = compileBuilder(layout.keys, layout.inputTypes);
+    } catch {
+      canCompile = false;
+    }
+  }
+}
+
 /**
  * A function returning an object literal with these keys: V8 creates such objects from one
  * boilerplate map, much faster than adding computed keys one by one. Keys are embedded as JSON
- * string literals (JSON.stringify escapes quotes, backslashes and control characters).
+ * string literals (JSON.stringify escapes quotes, backslashes, control characters and lone
+ * surrogates). Compiled only for layouts seen a few times, so that a stream of ever new field
+ * keys does not turn into a stream of compilations.
  */
-function makeBuilder(keys: readonly string[], inputTypes: string): FieldBuilder {
-  if (keys.length > MAX_LITERAL_FIELDS) return genericBuilder(keys);
+function compileBuilder(keys: readonly string[], inputTypes: string): FieldBuilder {
   const props = keys.map((k, i) => {
-    const c = inputTypes.charCodeAt(i);
-    const v = c === CODE_FLOAT || c === CODE_INT || c === CODE_UINT ? `f[${i}]` : `v[${i}]`;
+    const v = isNumericCode(inputTypes.charCodeAt(i)) ? `f[${i}]` : `v[${i}]`;
     return k === '__proto__' ? `["__proto__"]: ${v}` : `${JSON.stringify(k)}: ${v}`;
   });
   return new Function('v', 'f', `return {${props.join(', ')}};`) as FieldBuilder;
+}
+
+function isNumericCode(c: number): boolean {
+  return c === CODE_FLOAT || c === CODE_INT || c === CODE_UINT;
+}
+
+/** The builder before compilation: numbers from `nums`, other values from `values`. */
+function loopBuilder(keys: readonly string[], inputTypes: string): FieldBuilder {
+  const numeric = keys.map((_, i) => isNumericCode(inputTypes.charCodeAt(i)));
+  return (values, nums) => {
+    const fields: Record<string, FieldValue> = {};
+    for (let i = 0; i < keys.length; i++) setField(fields, keys[i]!, numeric[i] ? nums[i]! : values[i]!);
+    return fields;
+  };
 }
 
 /** Builds from `values` only (any value type, bigints included). */
@@ -318,7 +351,13 @@ export function decodeLineProtocolBytes(
   while (pos < n) {
     const c = buf[pos]!;
     if (c !== SPACE && c !== TAB && c !== HASH && c !== LF && c !== CR) {
-      const point = fastLine(buf, dv, pos, n, precision, defaultTime);
+      let point: Point | undefined;
+      try {
+        point = fastLine(buf, dv, pos, n, precision, defaultTime);
+      } catch {
+        // Not expected; the text parser decides what the line is.
+        point = undefined;
+      }
       if (point !== undefined) {
         points.push(point);
         pos = fastNext;
@@ -453,8 +492,7 @@ function fastLine(
   const layout = series.layout;
   const keyBytes = layout.keyBytes;
   const count = keyBytes.length;
-  // (Layouts beyond MAX_LITERAL_FIELDS build from scratchValues only.)
-  if (count === 0 || count > MAX_LITERAL_FIELDS) return undefined;
+  if (count === 0 || count > scratchNums.length) return undefined;
   const codes = layout.inputTypes;
   let c = 0;
   for (let f = 0; f < count; f++) {
@@ -555,6 +593,7 @@ function fastLine(
   if (c !== LF) return undefined;
 
   fastNext = p + 1;
+  if (layout.uses < COMPILE_AFTER) countUse(layout);
   if (!linked && prev !== undefined) prev.next = series;
   lastSeries = series;
   return {
@@ -903,18 +942,18 @@ function parseLine(
   }
 
   let fields: Record<string, FieldValue>;
-  let types: string;
-  if (keysOk && typesOk && count === keys.length) {
-    fields = hasBig
-      ? layout.buildGeneric(scratchValues, scratchNums)
-      : layout.build(scratchValues, scratchNums);
-    types = layout.types;
-  } else {
-    const next = internLayout(count);
-    series.layout = next;
-    fields = hasBig ? next.buildGeneric(scratchValues, scratchNums) : next.build(scratchValues, scratchNums);
-    types = next.types;
+  let used = layout;
+  if (!(keysOk && typesOk && count === keys.length)) {
+    used = internLayout(count);
+    series.layout = used;
   }
+  if (hasBig || count > scratchNums.length) {
+    fields = used.buildGeneric(scratchValues, scratchNums);
+  } else {
+    if (used.uses < COMPILE_AFTER) countUse(used);
+    fields = used.build(scratchValues, scratchNums);
+  }
+  const types = used.types;
 
   // --- timestamp
   while (p < end && text.charCodeAt(p) === SPACE) p++;
