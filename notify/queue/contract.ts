@@ -172,4 +172,34 @@ export function deliveryQueueContract(make: QueueFactory, scale = 1): void {
     expect(await q.enqueue(v1)).toBe('duplicate');
     expect((await q.counts()).muted).toBe(1);
   });
+
+  it('lets a late lower version go first while a higher one waits to retry, which keeps its delay', async () => {
+    const r = recorder();
+    const q = await start(['s1'], r);
+    const v1 = delivery('s1', 'inc-f', 1);
+    const v2 = delivery('s1', 'inc-f', 2);
+    r.script.set(v2.key, [retry(1500 * scale)]);
+    await q.enqueue(v2);
+    while (r.attempts.length === 0) await new Promise((res) => setTimeout(res, 10));
+    await new Promise((res) => setTimeout(res, 100));
+    const t0 = Date.now();
+    expect(await q.enqueue(v1)).toBe('queued');
+    await q.idle(idleMs);
+    expect(r.attempts.map((a) => a.key)).toEqual([v2.key, v1.key, v2.key]);
+    expect(r.attempts[1]!.at - t0).toBeLessThan(1000 * scale);
+    expect(r.attempts[2]!.at - r.attempts[0]!.at).toBeGreaterThanOrEqual(1400 * scale);
+  });
+
+  it('delivers in version order, promptly, what was queued out of order before workers started', async () => {
+    const r = recorder();
+    const q = await make(['s1']);
+    open.push(q);
+    const versions = [3, 1, 2];
+    for (const v of versions) expect(await q.enqueue(delivery('s1', 'inc-g', v))).toBe('queued');
+    const t0 = Date.now();
+    await q.start(r.handler);
+    await q.idle(idleMs);
+    expect(r.delivered).toEqual([1, 2, 3].map((v) => delivery('s1', 'inc-g', v).key));
+    expect(Date.now() - t0).toBeLessThan(3000 * scale);
+  });
 }

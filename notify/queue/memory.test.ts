@@ -64,28 +64,6 @@ describe('MemoryDeliveryQueue: per-sink limits', () => {
     expect(attempts[1]!.at - t0).toBeGreaterThanOrEqual(290);
   });
 
-  it('lets a late lower version go before a higher one that is waiting to retry', async () => {
-    const q = new MemoryDeliveryQueue();
-    const order: string[] = [];
-    let failV2 = true;
-    await q.start(async (d) => {
-      order.push(d.key);
-      if (d.version === 2 && failV2) {
-        failV2 = false;
-        return { kind: 'retry', delayMs: 5000, reason: 'HTTP 500' };
-      }
-      return { kind: 'delivered' };
-    });
-    await q.enqueue(delivery('s1', 'inc-a', 2));
-    await new Promise((r) => setTimeout(r, 30));
-    const t0 = Date.now();
-    await q.enqueue(delivery('s1', 'inc-a', 1));
-    await q.idle(10_000);
-    await q.shutdown();
-    expect(order).toEqual(['s1|inc-a|v2', 's1|inc-a|v1', 's1|inc-a|v2']);
-    expect(Date.now() - t0).toBeLessThan(2000);
-  });
-
   it('rejects work after shutdown', async () => {
     const q = new MemoryDeliveryQueue();
     await q.start(async () => ({ kind: 'delivered' }));

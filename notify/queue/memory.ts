@@ -29,6 +29,8 @@ export interface MemoryQueueOptions {
 interface PendingItem {
   delivery: Delivery;
   attempts: number;
+  /** Monotonic time before which the item is not attempted (its retry delay). */
+  notBefore: number;
 }
 
 interface Lane {
@@ -37,7 +39,7 @@ interface Lane {
   /** Sorted by version, ascending; the head is the only one ever in flight. */
   pending: PendingItem[];
   active: boolean;
-  /** Waiting for a retry delay. */
+  /** Wakes the lane when its head's retry delay is over. */
   timer?: NodeJS.Timeout;
   queued: boolean;
 }
@@ -108,9 +110,10 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
     let i = list.length;
     while (i > 0 && list[i - 1]!.delivery.version > delivery.version) i--;
     if (i > 0 && list[i - 1]!.delivery.version === delivery.version) return false;
-    list.splice(i, 0, { delivery, attempts });
-    // A lower version that arrives while the old head waits for a retry goes first, at once.
-    if (i === 0 && !lane.active && lane.timer) {
+    list.splice(i, 0, { delivery, attempts, notBefore: 0 });
+    // A lower version that arrives while the old head waits for a retry goes first, at once;
+    // the old head keeps its own retry time (as a delayed BullMQ job does).
+    if (i === 0 && lane.timer) {
       clearTimeout(lane.timer);
       lane.timer = undefined;
     }
@@ -143,8 +146,17 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
       lane.timer ||
       lane.queued ||
       lane.pending.length === 0
-    )
+    ) {
       return;
+    }
+    const wait = lane.pending[0]!.notBefore - performance.now();
+    if (wait > 0) {
+      lane.timer = setTimeout(() => {
+        lane.timer = undefined;
+        this.makeReady(lane);
+      }, wait);
+      return;
+    }
     lane.queued = true;
     const s = this.sinkState(lane.sink);
     s.ready.push(lane);
@@ -153,7 +165,8 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
 
   private dispatch(sink: string, s: SinkState): void {
     while (!this.stopped && s.active < s.concurrency && s.ready.length > 0) {
-      const now = this.now();
+      // Scheduling runs on the monotonic clock; `now` (possibly a test clock) is for bookkeeping.
+      const now = performance.now();
       let waitMs = s.pausedUntil - now;
       if (s.rateLimit) {
         while (s.starts.length > 0 && s.starts[0]! <= now - s.rateLimit.perMs) s.starts.shift();
@@ -225,13 +238,9 @@ export class MemoryDeliveryQueue implements DeliveryQueue {
       }
       case 'retry': {
         this.stats.retried++;
-        if (outcome.pauseSinkMs) s.pausedUntil = Math.max(s.pausedUntil, this.now() + outcome.pauseSinkMs);
-        if (!this.stopped) {
-          lane.timer = setTimeout(() => {
-            lane.timer = undefined;
-            this.makeReady(lane);
-          }, outcome.delayMs);
-        }
+        if (outcome.pauseSinkMs)
+          s.pausedUntil = Math.max(s.pausedUntil, performance.now() + outcome.pauseSinkMs);
+        item.notBefore = performance.now() + outcome.delayMs;
         break;
       }
     }
