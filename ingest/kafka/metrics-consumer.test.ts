@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Point } from '../../core/types.js';
 import { FleetGenerator } from '../../scripts/produce-metrics.js';
 import type { PointSink } from '../sink.js';
+import type { RawLineSink } from '../tsdb/influx-writer.js';
 import { MemorySeriesStore } from '../tsdb/memory-store.js';
 import { InProcessBus } from './bus.js';
 import { MemoryDeadLetterSink } from './dead-letters.js';
@@ -182,5 +183,58 @@ describe('MetricsConsumer on the in-process bus', () => {
     // The DLQ saw the bad line once per delivery attempt (at-least-once too).
     expect(new Set(dlq.letters().map((d) => d.value.toString()))).toEqual(new Set(['bad line']));
     expect(dlq.letters()[0]).toMatchObject({ line: 2, offset: '0', partition: 0 });
+  });
+
+  it('passes plain, timestamped lines through as bytes minus the bad lines, and encodes the rest', async () => {
+    const bodies: string[] = [];
+    const encoded: Point[] = [];
+    const sink: PointSink & RawLineSink = {
+      lineProtocolPrecision: 'ns',
+      writeLines: (body, points) => {
+        expect(
+          body
+            .toString()
+            .split('\n')
+            .filter((l) => l !== ''),
+        ).toHaveLength(points);
+        bodies.push(body.toString());
+        return Promise.resolve();
+      },
+      write: (points) => {
+        encoded.push(...points);
+        return Promise.resolve();
+      },
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+    const bus = new InProcessBus({ partitions: 1 });
+    await bus.publish('metrics', [
+      {
+        key: 'h1',
+        value: 'cpu,host=h1 v=1 1704067200000000000\nbad\ncpu,host=h1 v=2 1704067201000000000\nworse',
+        timestamp: 5,
+      },
+      { key: 'h1', value: 'mem,host=h1 used=3', timestamp: 1704067202000 }, // no timestamp
+      { key: 'h1', value: 'disk,host=h1,path=/a\\ b used=4 1704067203000000000', timestamp: 5 }, // escape
+    ]);
+    const dlq = new MemoryDeadLetterSink();
+    const seen: Point[] = [];
+    const consumer = new MetricsConsumer({
+      source: bus.source('metrics'),
+      sink,
+      deadLetters: dlq,
+      onPoints: (points) => seen.push(...points),
+    });
+    await consumer.start();
+    await until(() => bus.backlog('metrics') === 0);
+    await consumer.shutdown();
+    expect(bodies).toEqual(['cpu,host=h1 v=1 1704067200000000000\ncpu,host=h1 v=2 1704067201000000000\n']);
+    expect(encoded.map((p) => [p.measurement, p.time])).toEqual([
+      ['mem', 1704067202000],
+      ['disk', 1704067203000],
+    ]);
+    expect(seen.map((p) => p.measurement)).toEqual(['cpu', 'cpu', 'mem', 'disk']);
+    expect(dlq.letters().map((d) => d.value.toString())).toEqual(['bad', 'worse']);
+    expect(consumer.stats()).toMatchObject({ points: 4, malformed: 2, inFlightPoints: 0 });
   });
 });

@@ -155,6 +155,26 @@ describe('InfluxPointSink', () => {
     await sink.shutdown();
   });
 
+  it('sends writeLines bodies as bytes, also mixed with encoded points in one request', async () => {
+    const { url, received } = await endpoint(() => ({ status: 204 }));
+    const sink = new InfluxPointSink({ url, gzipThreshold: false, flushIntervalMs: 50 });
+    await Promise.all([
+      sink.writeLines(
+        Buffer.from('raw,host=é v=1 1704067200000000000\nraw,host=b v=2 1704067201000000000'),
+        2,
+      ),
+      sink.write(points(1)),
+    ]);
+    expect(received).toHaveLength(1);
+    expect(received[0]!.lines).toEqual([
+      'raw,host=é v=1 1704067200000000000',
+      'raw,host=b v=2 1704067201000000000',
+      'cpu,host=h0 v=0 1704067200000000000',
+    ]);
+    expect(sink.stats().writtenPoints).toBe(3);
+    await sink.shutdown();
+  });
+
   it('rejects writes after shutdown and invalid options', async () => {
     const { url } = await endpoint(() => ({ status: 204 }));
     const sink = new InfluxPointSink({ url });
