@@ -101,7 +101,13 @@ async function main(): Promise<void> {
     precision,
     sink,
     maxInFlightPoints: int('max-in-flight-points'),
-    consumer: { sessionTimeoutMs: int('session-timeout-ms') },
+    consumer: {
+      sessionTimeoutMs: int('session-timeout-ms'),
+      onFatal: (e) => {
+        log.error({ err: e.message }, 'Kafka consumer stopped for good; exiting so that it is restarted');
+        process.exit(1);
+      },
+    },
     logger: log,
   });
 

@@ -21,6 +21,11 @@ export interface KafkaMessageSourceOptions {
   maxBytes?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * Called when kafkajs gives up on the consumer (a crash it will not restart from), so the
+   * process can exit and be restarted rather than idle. Retriable crashes restart by themselves.
+   */
+  onFatal?: (error: Error) => void;
   logger?: KafkaLogger;
 }
 
@@ -57,6 +62,7 @@ export class KafkaMessageSource implements MessageSource {
         { err: err.message, groupId: e.payload.groupId, restart: e.payload.restart },
         'Kafka consumer crashed',
       );
+      if (!e.payload.restart && !this.stopped) options.onFatal?.(err);
     });
   }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Point } from '../../core/types.js';
 import { FleetGenerator } from '../../scripts/produce-metrics.js';
 import type { PointSink } from '../sink.js';
-import type { RawLineSink } from '../tsdb/influx-writer.js';
+import { InfluxPointSink, type RawLineSink } from '../tsdb/influx-writer.js';
 import { MemorySeriesStore } from '../tsdb/memory-store.js';
 import { InProcessBus } from './bus.js';
 import { MemoryDeadLetterSink } from './dead-letters.js';
@@ -236,5 +236,28 @@ describe('MetricsConsumer on the in-process bus', () => {
     expect(seen.map((p) => p.measurement)).toEqual(['cpu', 'cpu', 'mem', 'disk']);
     expect(dlq.letters().map((d) => d.value.toString())).toEqual(['bad', 'worse']);
     expect(consumer.stats()).toMatchObject({ points: 4, malformed: 2, inFlightPoints: 0 });
+  });
+
+  it('shuts down within its grace period while the TSDB is unreachable, leaving the batch uncommitted', async () => {
+    const bus = new InProcessBus({ partitions: 1 });
+    await bus.publish('metrics', [{ key: 'h1', value: 'cpu,host=h1 v=1 1704067200000000000' }]);
+    const sink = new InfluxPointSink({
+      url: 'http://127.0.0.1:1',
+      minRetryDelayMs: 10,
+      shutdownTimeoutMs: 100,
+    });
+    const consumer = new MetricsConsumer({
+      source: bus.source('metrics'),
+      sink,
+      deadLetters: new MemoryDeadLetterSink(),
+      shutdownGraceMs: 200,
+    });
+    await consumer.start();
+    await until(() => sink.stats().failedRequests > 2);
+    const t0 = Date.now();
+    await consumer.shutdown();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(consumer.stats().points).toBe(0);
+    expect(bus.backlog('metrics')).toBe(1);
   });
 });

@@ -38,6 +38,8 @@ export interface MetricsConsumerOptions {
   passThrough?: boolean;
   /** How often to heartbeat the group while waiting on the sink or the DLQ. Default 1 s. */
   heartbeatEveryMs?: number;
+  /** How long `shutdown` lets the batch in hand finish before it shuts the sink down. Default 5 s. */
+  shutdownGraceMs?: number;
   logger?: KafkaLogger;
 }
 
@@ -67,6 +69,7 @@ export class MetricsConsumer {
   private readonly maxInFlight: number;
   private readonly chunkPoints: number;
   private readonly heartbeatEveryMs: number;
+  private readonly shutdownGraceMs: number;
   private inFlight = 0;
   /** Set when good input lines can go to the sink as they are (see `passThrough`). */
   private readonly rawSink: RawLineSink | undefined;
@@ -89,6 +92,7 @@ export class MetricsConsumer {
     this.maxInFlight = positiveInt(options.maxInFlightPoints ?? 200_000, 'maxInFlightPoints');
     this.chunkPoints = positiveInt(options.writeChunkPoints ?? 5000, 'writeChunkPoints');
     this.heartbeatEveryMs = positiveInt(options.heartbeatEveryMs ?? 1000, 'heartbeatEveryMs');
+    this.shutdownGraceMs = positiveInt(options.shutdownGraceMs ?? 5000, 'shutdownGraceMs');
     const sink = options.sink;
     if (
       options.passThrough !== false &&
@@ -104,9 +108,24 @@ export class MetricsConsumer {
     return this.options.source.run((batch) => this.handle(batch));
   }
 
-  /** Stops consuming, then flushes and closes the sink and the DLQ. */
+  /**
+   * Stops consuming, then flushes and closes the sink and the DLQ. A source stops only after
+   * the batch in hand is done, which waits on the sink: if that takes longer than
+   * `shutdownGraceMs` (the TSDB is down), the sink is shut down first, its pending writes
+   * fail, and their batches stay uncommitted, to be consumed again after a restart.
+   */
   async shutdown(): Promise<void> {
-    await this.options.source.shutdown();
+    const stopping = this.options.source.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      stopping.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), this.shutdownGraceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!stopped) await this.options.sink.shutdown();
+    await stopping;
     await this.options.sink.shutdown();
     await this.options.deadLetters.shutdown();
   }
@@ -355,6 +374,7 @@ export interface KafkaMetricsConsumerOptions extends KafkaClientOptions {
   maxInFlightPoints?: number;
   writeChunkPoints?: number;
   passThrough?: boolean;
+  shutdownGraceMs?: number;
   /** Passed to the kafkajs consumer. */
   consumer?: Pick<
     KafkaMessageSourceOptions,
@@ -363,7 +383,9 @@ export interface KafkaMetricsConsumerOptions extends KafkaClientOptions {
     | 'maxBytes'
     | 'sessionTimeoutMs'
     | 'heartbeatIntervalMs'
-  > & { fromBeginning?: boolean };
+    | 'fromBeginning'
+    | 'onFatal'
+  >;
   logger?: KafkaLogger;
 }
 
@@ -390,6 +412,7 @@ export class KafkaMetricsConsumer extends MetricsConsumer {
       maxInFlightPoints: options.maxInFlightPoints,
       writeChunkPoints: options.writeChunkPoints,
       passThrough: options.passThrough,
+      shutdownGraceMs: options.shutdownGraceMs,
       logger: options.logger,
     });
   }
