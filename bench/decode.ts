@@ -2,12 +2,16 @@
  * Decoder throughput on one core: ~1M Telegraf-style lines (host and container measurements,
  * ~5 tags, 3-10 fields, 19-digit ns timestamps) held in memory as Kafka-sized messages.
  * Rates are per CPU-second of this process (the machine is shared; wall-clock rates are shown
- * too), median of the rounds. Prints lines/s and MB/s for decode(string) and decodeBuffer(bytes), and a baseline of
- * `text.split('\n')` over the same messages in the same run.
+ * too), median of the rounds. Prints lines/s and MB/s for decode(string) and decodeBuffer(bytes),
+ * a baseline of `text.split('\n')` over the same messages in the same run, the TextDecoder +
+ * charCodeAt text parser the byte scanner replaced, and the byte scanner on the same lines in
+ * random order (worst case for its series prediction).
  *
  *   npx tsx bench/decode.ts [lines=1000000] [rounds=5] [linesPerMessage=1000] [hosts=2000]
  */
+import type { DecodeError, Point } from '../core/types.js';
 import { decode, decodeBuffer } from '../ingest/decode.js';
+import { decodeLineProtocol } from '../ingest/lineprotocol.js';
 
 const totalLines = Number(process.argv[2] ?? 1_000_000);
 const rounds = Number(process.argv[3] ?? 5);
@@ -186,6 +190,29 @@ const fromBytes = timeRounds(
   bytes,
   lines,
 );
+// The alternative the byte scanner replaced: TextDecoder, then the charCodeAt text parser.
+const textDecoder = new TextDecoder();
+const viaText = timeRounds(
+  'TextDecoder+text scan',
+  () => {
+    let n = 0;
+    for (const b of buffers) {
+      const points: Point[] = [];
+      const errors: DecodeError[] = [];
+      decodeLineProtocol(
+        textDecoder.decode(b),
+        { precision: 'ns', defaultTime: 0, firstLine: 1 },
+        points,
+        errors,
+      );
+      n += points.length + errors.length;
+    }
+    return n;
+  },
+  bytes,
+  lines,
+);
+
 // Worst case for the series prediction: the same lines in random order (every line a hash lookup).
 const shuffled = shuffle(messages.flatMap((m) => m.split('\n').filter((l) => l !== '')));
 const shuffledBuffers: Buffer[] = [];
@@ -218,5 +245,5 @@ if (decodedPoints !== lines || decodeErrors !== 0) {
   process.exitCode = 1;
 }
 console.log(
-  `ratio decode/split: ${(fromString / baseline).toFixed(2)}  decodeBuffer/split: ${(fromBytes / baseline).toFixed(2)}  target 1.50M lines/s: ${fromString >= 1.5e6 ? 'met' : 'NOT met'} (string), ${fromBytes >= 1.5e6 ? 'met' : 'NOT met'} (bytes)`,
+  `byte scan / text scan: ${(fromBytes / viaText).toFixed(2)}  ratio decode/split: ${(fromString / baseline).toFixed(2)}  decodeBuffer/split: ${(fromBytes / baseline).toFixed(2)}  target 1.50M lines/s: ${fromString >= 1.5e6 ? 'met' : 'NOT met'} (string), ${fromBytes >= 1.5e6 ? 'met' : 'NOT met'} (bytes)`,
 );
