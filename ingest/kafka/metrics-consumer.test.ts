@@ -216,6 +216,11 @@ describe('MetricsConsumer on the in-process bus', () => {
       },
       { key: 'h1', value: 'mem,host=h1 used=3', timestamp: 1704067202000 }, // no timestamp
       { key: 'h1', value: 'disk,host=h1,path=/a\\ b used=4 1704067203000000000', timestamp: 5 }, // escape
+      {
+        key: 'h1',
+        value: 'net,host=h1 rx=5i 1704067204000000000\n  net,host=h1 rx=6i 1704067205000000000',
+        timestamp: 5,
+      },
     ]);
     const dlq = new MemoryDeadLetterSink();
     const seen: Point[] = [];
@@ -232,10 +237,12 @@ describe('MetricsConsumer on the in-process bus', () => {
     expect(encoded.map((p) => [p.measurement, p.time])).toEqual([
       ['mem', 1704067202000],
       ['disk', 1704067203000],
+      ['net', 1704067204000],
+      ['net', 1704067205000],
     ]);
-    expect(seen.map((p) => p.measurement)).toEqual(['cpu', 'cpu', 'mem', 'disk']);
+    expect(seen.map((p) => p.measurement)).toEqual(['cpu', 'cpu', 'mem', 'disk', 'net', 'net']);
     expect(dlq.letters().map((d) => d.value.toString())).toEqual(['bad', 'worse']);
-    expect(consumer.stats()).toMatchObject({ points: 4, malformed: 2, inFlightPoints: 0 });
+    expect(consumer.stats()).toMatchObject({ points: 6, malformed: 2, inFlightPoints: 0 });
   });
 
   it('shuts down within its grace period while the TSDB is unreachable, leaving the batch uncommitted', async () => {

@@ -305,11 +305,25 @@ function hasUntimed(points: readonly Point[]): boolean {
 
 /**
  * Lines the TSDB's own parser reads exactly as our decoder did: no escapes or quoted strings
- * (where parsers differ in corner cases), no comments, no CRs.
+ * (where parsers differ in corner cases), no comments, no CRs or tabs, no whitespace at the
+ * start or end of a line. Telegraf's output always qualifies.
  */
 function isPlainLineProtocol(value: Buffer): boolean {
-  return value.indexOf(92) < 0 && value.indexOf(34) < 0 && value.indexOf(35) < 0 && value.indexOf(13) < 0;
+  return (
+    value.indexOf(92) < 0 && // backslash
+    value.indexOf(34) < 0 && // double quote
+    value.indexOf(35) < 0 && // '#'
+    value.indexOf(13) < 0 && // CR
+    value.indexOf(9) < 0 && // tab
+    value[0] !== 32 &&
+    value[value.length - 1] !== 32 &&
+    value.indexOf(LEADING_SPACE) < 0 &&
+    value.indexOf(TRAILING_SPACE) < 0
+  );
 }
+
+const LEADING_SPACE = Buffer.from('\n ');
+const TRAILING_SPACE = Buffer.from(' \n');
 
 /** `value` without the lines named by `errors` (1-based, ascending). */
 function withoutLines(value: Buffer, errors: readonly DecodeError[]): Buffer {
