@@ -136,12 +136,16 @@ const seriesCache = new Map<string, Series>();
 /** The same series, by a hash of their raw bytes (chained through `sameHash`). */
 const seriesByHash = new Map<number, Series>();
 
-/** Thrown inside a line's parse; turned into a DecodeError by the line loop. */
-class LineError {
-  constructor(
-    readonly column: number,
-    readonly message: string,
-  ) {}
+// Why the last line failed: the parse functions return undefined after calling fail(), which is
+// much cheaper than throwing (malformed lines are part of normal traffic).
+let failColumn = 0;
+let failMessage = '';
+
+/** Records why the line is rejected (column: position in the text); returns undefined. */
+function fail(column: number, message: string): undefined {
+  failColumn = column;
+  failMessage = message;
+  return undefined;
 }
 
 const EMPTY_TAGS: Readonly<Record<string, string>> = Object.freeze({});
@@ -318,7 +322,8 @@ export function decodeLineProtocol(
     if (start < end && c !== HASH) {
       try {
         const point = parseLine(text, start, end, nextBackslash < end, precision, defaultTime);
-        points.push(point);
+        if (point !== undefined) points.push(point);
+        else errors.push(lineError(text, pos, end, lineNo));
       } catch (err) {
         errors.push(lineError(text, pos, end, lineNo, err));
       }
@@ -397,12 +402,18 @@ function slowLine(
   let c = text.charCodeAt(0);
   while ((c === SPACE || c === TAB) && start < end) c = text.charCodeAt(++start);
   if (start >= end || c === HASH) return;
+  let point: Point | undefined;
   try {
-    points.push(parseLine(text, start, end, text.includes('\\'), precision, defaultTime));
+    point = parseLine(text, start, end, text.includes('\\'), precision, defaultTime);
   } catch (err) {
     errors.push(lineError(text, 0, end, lineNo, err));
     return;
   }
+  if (point === undefined) {
+    errors.push(lineError(text, 0, end, lineNo));
+    return;
+  }
+  points.push(point);
   if (lastSeries !== undefined && lastSeries.byteLength < 0) indexSeries(lastSeries);
 }
 
@@ -729,13 +740,12 @@ function parseNumberBytes(buf: Buffer, start: number, n: number): number {
   return p;
 }
 
-function lineError(text: string, lineStart: number, end: number, lineNo: number, err: unknown): DecodeError {
-  let reason: string;
-  if (err instanceof LineError) {
-    reason = `line ${lineNo}: ${err.message} at column ${err.column - lineStart + 1}`;
-  } else {
-    reason = `line ${lineNo}: ${err instanceof Error ? err.message : String(err)}`;
-  }
+/** The DecodeError of a failed line: from fail()'s record, or from an unexpected exception. */
+function lineError(text: string, lineStart: number, end: number, lineNo: number, err?: unknown): DecodeError {
+  const reason =
+    err === undefined
+      ? `line ${lineNo}: ${failMessage} at column ${failColumn - lineStart + 1}`
+      : `line ${lineNo}: ${err instanceof Error ? err.message : String(err)}`;
   return { line: lineNo, reason, text: truncate(text, lineStart, end) };
 }
 
@@ -758,7 +768,7 @@ function parseLine(
   hasBackslash: boolean,
   precision: Precision,
   defaultTime: number,
-): Point {
+): Point | undefined {
   // --- series (measurement and tags): first try the series that followed the previous line's
   // series last time (Telegraf emits series in a stable order).
   let series: Series | undefined;
@@ -780,14 +790,15 @@ function parseLine(
     }
     if (sp < 0 || sp >= end) {
       // Report the first structural problem of the lone series section.
-      parseSeries(flatten(text.slice(start, end)), start);
-      throw new LineError(end, 'missing fields (no space after the measurement and tags)');
+      if (parseSeries(flatten(text.slice(start, end)), start) === undefined) return undefined;
+      return fail(end, 'missing fields (no space after the measurement and tags)');
     }
     const rawSeries = text.slice(start, sp);
     series = seriesCache.get(rawSeries);
     if (series === undefined) {
       const flat = flatten(rawSeries);
       series = parseSeries(flat, start);
+      if (series === undefined) return undefined;
       if (seriesCache.size >= SERIES_CACHE_LIMIT) {
         seriesCache.clear();
         seriesByHash.clear();
@@ -801,7 +812,7 @@ function parseLine(
 
   let p = sp + 1;
   while (p < end && text.charCodeAt(p) === SPACE) p++;
-  if (p >= end) throw new LineError(p, 'missing fields');
+  if (p >= end) return fail(p, 'missing fields');
 
   // --- fields: keys are matched against the series' previous layout; values go to scratch.
   const layout = series.layout;
@@ -827,8 +838,7 @@ function parseLine(
       const keyStart = p;
       let escaped = false;
       for (;;) {
-        if (p >= end)
-          throw new LineError(keyStart, `missing '=' after field key ${quote(text.slice(keyStart, p))}`);
+        if (p >= end) return fail(keyStart, `missing '=' after field key ${quote(text.slice(keyStart, p))}`);
         const ch = text.charCodeAt(p);
         if (ch === EQUALS) break;
         if (ch === BACKSLASH) {
@@ -838,7 +848,7 @@ function parseLine(
           continue;
         }
         if (ch === SPACE || ch === COMMA) {
-          throw new LineError(
+          return fail(
             p,
             keyStart === p
               ? 'missing field key'
@@ -847,7 +857,7 @@ function parseLine(
         }
         p++;
       }
-      if (p === keyStart) throw new LineError(p, 'missing field key');
+      if (p === keyStart) return fail(p, 'missing field key');
       const raw = text.slice(keyStart, p);
       key = escaped ? unescapeKey(raw) : raw;
       scratchRaw[count] = raw;
@@ -855,7 +865,7 @@ function parseLine(
     }
 
     const valueStart = p;
-    if (p >= end) throw new LineError(p, `missing value for field ${quote(key)}`);
+    if (p >= end) return fail(p, `missing value for field ${quote(key)}`);
     const c = text.charCodeAt(p);
     let value: FieldValue;
     let code: number;
@@ -863,7 +873,7 @@ function parseLine(
       let q = p + 1;
       let escaped = false;
       for (;;) {
-        if (q >= end) throw new LineError(valueStart, `unterminated string value for field ${quote(key)}`);
+        if (q >= end) return fail(valueStart, `unterminated string value for field ${quote(key)}`);
         const ch = text.charCodeAt(q);
         if (ch === QUOTE) break;
         if (ch === BACKSLASH) {
@@ -875,7 +885,7 @@ function parseLine(
       }
       value = escaped ? unescapeString(text, p + 1, q) : text.slice(p + 1, q);
       if (q - p > STRING_LIMIT_BYTES / 3 && Buffer.byteLength(value) > STRING_LIMIT_BYTES) {
-        throw new LineError(valueStart, `string value for field ${quote(key)} longer than 64 KiB`);
+        return fail(valueStart, `string value for field ${quote(key)} longer than 64 KiB`);
       }
       code = CODE_STRING;
       p = q + 1;
@@ -888,7 +898,7 @@ function parseLine(
       }
       const b = parseBoolean(text, p, q);
       if (b === undefined) {
-        throw new LineError(p, `invalid field value ${quote(text.slice(p, q))} for key ${quote(key)}`);
+        return fail(p, `invalid field value ${quote(text.slice(p, q))} for key ${quote(key)}`);
       }
       value = b;
       code = CODE_BOOL;
@@ -902,7 +912,7 @@ function parseLine(
           if (ch === COMMA || ch === SPACE) break;
           e++;
         }
-        throw new LineError(p, `invalid field value ${quote(text.slice(p, e))} for key ${quote(key)}`);
+        return fail(p, `invalid field value ${quote(text.slice(p, e))} for key ${quote(key)}`);
       }
       value = numValue;
       code = numCode;
@@ -917,10 +927,7 @@ function parseLine(
       for (let k = 0; k < count; k++) {
         if (scratchKeys[k] === key) {
           if (scratchCodes[k] !== code) {
-            throw new LineError(
-              keyStartOf(text, valueStart),
-              `field ${quote(key)} repeated with another type`,
-            );
+            return fail(keyStartOf(text, valueStart), `field ${quote(key)} repeated with another type`);
           }
           at = k;
           break;
@@ -944,7 +951,7 @@ function parseLine(
       continue;
     }
     if (sep === SPACE) break;
-    throw new LineError(p, `unexpected ${quote(text[p]!)} after value of field ${quote(key)}`);
+    return fail(p, `unexpected ${quote(text[p]!)} after value of field ${quote(key)}`);
   }
 
   let fields: Record<string, FieldValue>;
@@ -984,15 +991,15 @@ function parseLine(
       let e = tsStart;
       while (e < end && text.charCodeAt(e) !== SPACE) e++;
       if (e !== digitsEnd || digitsEnd === digitsStart) {
-        throw new LineError(tsStart, `invalid timestamp ${quote(text.slice(tsStart, e))}`);
+        return fail(tsStart, `invalid timestamp ${quote(text.slice(tsStart, e))}`);
       }
-      throw new LineError(p, `unexpected text after timestamp: ${quote(text.slice(p, end).trim())}`);
+      return fail(p, `unexpected text after timestamp: ${quote(text.slice(p, end).trim())}`);
     }
     // Split the digits into whole milliseconds and the nanosecond remainder, exactly.
     const loDigits = precision === 'ns' ? 6 : precision === 'us' ? 3 : 0;
     const split = Math.max(digitsEnd - loDigits, digitsStart);
     if (split - digitsStart > 15) {
-      throw new LineError(tsStart, `timestamp ${quote(text.slice(tsStart, digitsEnd))} out of range`);
+      return fail(tsStart, `timestamp ${quote(text.slice(tsStart, digitsEnd))} out of range`);
     }
     let hi = 0;
     for (let i = digitsStart; i < split; i++) hi = hi * 10 + (text.charCodeAt(i) - ZERO);
@@ -1018,7 +1025,7 @@ function parseLine(
       (time === 9223372036854 && nanos > 775806) ||
       (time === -9223372036855 && nanos < 224194)
     ) {
-      throw new LineError(tsStart, `timestamp ${quote(text.slice(tsStart, digitsEnd))} out of range`);
+      return fail(tsStart, `timestamp ${quote(text.slice(tsStart, digitsEnd))} out of range`);
     }
   }
 
@@ -1051,7 +1058,7 @@ function flatten(s: string): string {
 }
 
 /** Parses `measurement[,k=v...]` (no unescaped spaces). `offset` is its position in the text for errors. */
-function parseSeries(s: string, offset: number): Series {
+function parseSeries(s: string, offset: number): Series | undefined {
   const n = s.length;
   let i = 0;
   let escaped = false;
@@ -1066,7 +1073,7 @@ function parseSeries(s: string, offset: number): Series {
     i++;
   }
   if (i > n) i = n;
-  if (i === 0) throw new LineError(offset, 'missing measurement');
+  if (i === 0) return fail(offset, 'missing measurement');
   const measurement = escaped ? unescapeMeasurement(s.slice(0, i)) : s.slice(0, i);
   if (i >= n) return newSeries(s, measurement, EMPTY_TAGS);
 
@@ -1078,7 +1085,7 @@ function parseSeries(s: string, offset: number): Series {
     escaped = false;
     for (;;) {
       if (i >= n) {
-        throw new LineError(
+        return fail(
           offset + keyStart,
           keyStart === n
             ? 'missing tag key after comma'
@@ -1088,7 +1095,7 @@ function parseSeries(s: string, offset: number): Series {
       const ch = s.charCodeAt(i);
       if (ch === EQUALS) break;
       if (ch === COMMA) {
-        throw new LineError(
+        return fail(
           offset + i,
           keyStart === i
             ? 'missing tag key after comma'
@@ -1102,7 +1109,7 @@ function parseSeries(s: string, offset: number): Series {
       }
       i++;
     }
-    if (i === keyStart) throw new LineError(offset + i, 'missing tag key');
+    if (i === keyStart) return fail(offset + i, 'missing tag key');
     const key = escaped ? unescapeKey(s.slice(keyStart, i)) : s.slice(keyStart, i);
     i++;
     const valueStart = i;
@@ -1111,7 +1118,7 @@ function parseSeries(s: string, offset: number): Series {
       const ch = s.charCodeAt(i);
       if (ch === COMMA) break;
       if (ch === EQUALS) {
-        throw new LineError(offset + i, `unescaped '=' in value of tag ${quote(key)}`);
+        return fail(offset + i, `unescaped '=' in value of tag ${quote(key)}`);
       }
       if (ch === BACKSLASH) {
         escaped = true;
@@ -1121,8 +1128,8 @@ function parseSeries(s: string, offset: number): Series {
       i++;
     }
     if (i > n) i = n;
-    if (i === valueStart) throw new LineError(offset + valueStart, `missing value for tag ${quote(key)}`);
-    if (Object.hasOwn(tags, key)) throw new LineError(offset + keyStart, `duplicate tag key ${quote(key)}`);
+    if (i === valueStart) return fail(offset + valueStart, `missing value for tag ${quote(key)}`);
+    if (Object.hasOwn(tags, key)) return fail(offset + keyStart, `duplicate tag key ${quote(key)}`);
     setTag(tags, key, escaped ? unescapeKey(s.slice(valueStart, i)) : s.slice(valueStart, i));
   }
   return newSeries(s, measurement, Object.freeze(tags));
