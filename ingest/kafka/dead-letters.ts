@@ -26,7 +26,7 @@ const CONTENT_TYPES: Record<InputFormat, string> = {
  * One dead letter per decode error, whose value is the exact bytes of the failed line (not the
  * decoder's shortened copy). Errors come in line order, so one forward scan finds every line.
  * JSON errors in a single (batch) document carry the metric's index rather than a line: the
- * whole document is then the value.
+ * whole document is then the value (`dlq-source-line` holds the index).
  */
 export function deadLettersFor(
   message: SourceMessage,
@@ -34,13 +34,15 @@ export function deadLettersFor(
   format: InputFormat,
 ): DeadLetter[] {
   const value = message.value ?? Buffer.alloc(0);
-  const multiLine = value.indexOf(10) >= 0;
+  // JSON: a message that parses as one document (possibly pretty-printed over many lines) has
+  // errors numbered by metric, not by line; JSON Lines have line numbers.
+  const wholeDocument = format === 'json' && (value.indexOf(10) < 0 || parsesAsJson(value));
   const out: DeadLetter[] = [];
   let lineNo = 1;
   let lineStart = 0;
   for (const err of errors) {
     let bytes: Buffer;
-    if (format === 'json' && !multiLine) {
+    if (wholeDocument) {
       bytes = value;
     } else {
       if (err.line < lineNo) {
@@ -74,6 +76,15 @@ export function deadLettersFor(
     });
   }
   return out;
+}
+
+function parsesAsJson(value: Buffer): boolean {
+  try {
+    JSON.parse(value.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function deadLetterHeaders(d: DeadLetter): IHeaders {

@@ -267,4 +267,50 @@ describe('MetricsConsumer on the in-process bus', () => {
     expect(consumer.stats().points).toBe(0);
     expect(bus.backlog('metrics')).toBe(1);
   });
+
+  it('consumes Telegraf JSON: a bad metric of a batch document dead-letters the document, JSON Lines the line', async () => {
+    const bus = new InProcessBus({ partitions: 1 });
+    const batchDoc = JSON.stringify(
+      {
+        metrics: [
+          { name: 'cpu', tags: { host: 'h1' }, fields: { usage_idle: 90 }, timestamp: 1704067200 },
+          { name: '', tags: { host: 'h1' }, fields: { usage_idle: 91 }, timestamp: 1704067201 },
+          { name: 'cpu', tags: { host: 'h1' }, fields: { usage_idle: 92 } },
+        ],
+      },
+      null,
+      2,
+    );
+    const jsonLines = [
+      JSON.stringify({ name: 'mem', tags: { host: 'h1' }, fields: { used: 1 }, timestamp: 1704067200 }),
+      '{not json',
+      JSON.stringify({ name: 'mem', tags: { host: 'h1' }, fields: { used: 2 }, timestamp: 1704067201 }),
+    ].join('\n');
+    await bus.publish('metrics', [
+      { key: 'h1', value: batchDoc, timestamp: 1704067205000 },
+      { key: 'h1', value: jsonLines, timestamp: 1704067205000 },
+    ]);
+    const store = new MemorySeriesStore();
+    const dlq = new MemoryDeadLetterSink();
+    const consumer = new MetricsConsumer({
+      source: bus.source('metrics'),
+      sink: store,
+      deadLetters: dlq,
+      format: 'json',
+    });
+    await consumer.start();
+    await until(() => bus.backlog('metrics') === 0);
+    await consumer.shutdown();
+    const cpu = store.query('cpu', { host: 'h1' }, 'usage_idle', 0, 2e12)[0]!.samples;
+    expect(cpu).toEqual([
+      { time: 1704067200000, value: 90 },
+      { time: 1704067205000, value: 92 }, // no timestamp: the message's
+    ]);
+    expect(store.query('mem', undefined, 'used', 0, 2e12)[0]!.samples.map((s) => s.value)).toEqual([1, 2]);
+    const letters = dlq.letters();
+    expect(letters.map((d) => [d.value.toString(), d.line, d.contentType])).toEqual([
+      [batchDoc, 2, 'application/json'],
+      ['{not json', 2, 'application/json'],
+    ]);
+  });
 });
