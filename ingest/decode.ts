@@ -2,6 +2,8 @@ import type { DecodeError, DecodeResult, InputFormat, Point, Precision } from '.
 import { decodeTelegrafJson } from './json.js';
 import { decodeLineProtocolBytes, encodeLine as encodeLineProtocol } from './lineprotocol.js';
 
+export { setSeriesCacheLimit } from './lineprotocol.js';
+
 /**
  * The one entry point for turning raw metric messages into points. See lineprotocol.ts and
  * json.ts for the exact rules of each format.

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodeError, Point, Precision } from '../core/types.js';
-import { decodeLineProtocol, decodeLineProtocolBytes, encodeLine, formatTimestamp } from './lineprotocol.js';
+import {
+  decodeLineProtocol,
+  decodeLineProtocolBytes,
+  encodeLine,
+  formatTimestamp,
+  setSeriesCacheLimit,
+} from './lineprotocol.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -465,6 +471,20 @@ describe('line protocol: series and layout caches stay correct', () => {
     expect(p.fields.f2).toBe('s2');
     expect(p.fields.f249).toBe(249);
     expect(p.types).toBe('ifs'.repeat(83) + 'i');
+  });
+
+  it('keeps decoding right while the series cache starts over', () => {
+    const previous = setSeriesCacheLimit(3);
+    try {
+      const text = Array.from({ length: 40 }, (_, i) => `m,h=${i % 9} v=${i}i ${i}`).join('\n');
+      const { points, errors } = lp(text);
+      expect(errors).toEqual([]);
+      expect(points.map((p) => [p.tags.h, p.fields.v, p.nanos])).toEqual(
+        Array.from({ length: 40 }, (_, i) => [String(i % 9), i, i]),
+      );
+    } finally {
+      setSeriesCacheLimit(previous);
+    }
   });
 
   it('independent calls with different precisions do not share timestamps', () => {

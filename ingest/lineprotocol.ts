@@ -131,7 +131,20 @@ interface Series {
   sameHash: Series | undefined;
 }
 
-const SERIES_CACHE_LIMIT = 100_000;
+/**
+ * Most series kept decoded (~850 bytes of heap each for Telegraf-like series). When full, the
+ * cache starts over: each series then costs one text-parsed line to come back. A fleet with
+ * more active series than this decodes every line through the text parser (~3x slower), so
+ * size it above the fleet's series count (setSeriesCacheLimit).
+ */
+let seriesCacheLimit = 100_000;
+
+/** Sets the series cache bound (see seriesCacheLimit); returns the previous one. */
+export function setSeriesCacheLimit(maxSeries: number): number {
+  const previous = seriesCacheLimit;
+  seriesCacheLimit = Math.max(1, Math.floor(maxSeries));
+  return previous;
+}
 const seriesCache = new Map<string, Series>();
 /** The same series, by a hash of their raw bytes (chained through `sameHash`). */
 const seriesByHash = new Map<number, Series>();
@@ -799,7 +812,7 @@ function parseLine(
       const flat = flatten(rawSeries);
       series = parseSeries(flat, start);
       if (series === undefined) return undefined;
-      if (seriesCache.size >= SERIES_CACHE_LIMIT) {
+      if (seriesCache.size >= seriesCacheLimit) {
         seriesCache.clear();
         seriesByHash.clear();
         lastSeries = undefined;
