@@ -6,6 +6,7 @@ import type {
   IncidentStatus,
   TopologyView,
 } from '../core/types.js';
+import { BackgroundRate, type BackgroundState } from './background.js';
 import { type ElectedCause, type ElectionOptions, elect } from './election.js';
 import { AlertRec, calleesOf, EntityRec } from './entities.js';
 import { hashHex } from './hash.js';
@@ -41,13 +42,20 @@ export interface CorrelatorOptions {
   holdDownMs?: number;
   /** Least event time between two elections. Default 1 s. */
   electionIntervalMs?: number;
-  /** Incidents younger than this may be taken over by a cause found later. Default 2 min. */
+  /**
+   * Incidents opened within this long before the oldest pooled alert may be taken over by a
+   * cause found later (a storm's first alerts can open an incident of their own). Default 60 s.
+   */
   mergeWindowMs?: number;
-  /** Incidents larger than this are not re-elected (their cause is settled). Default 5,000 entities. */
+  /** Incidents larger than this are not re-elected (their cause is settled). Default 1,000 entities. */
   mergeMaxMembers?: number;
-  /** Chance that a unit alerts by itself within one storm. Default 0.01. */
+  /**
+   * Least chance that an entity alerts by itself within one storm (group wait + merge window).
+   * The correlator learns the actual rate from unexplained alerts and uses it when higher.
+   * Default 0.01.
+   */
   backgroundRate?: number;
-  /** Least information (nats) a group cause must add. Default 12. */
+  /** Least information (nats) a group cause must add. Default 10. */
   minGain?: number;
   /** Jitter tolerated when checking that causes start first. Default 5 s. */
   slackMs?: number;
@@ -103,6 +111,7 @@ export interface CorrelatorSnapshot {
   buffered: AlertEvent[];
   pool: { since: number; alerts: SnapshotAlert[] }[];
   incidents: IncidentSnapshot[];
+  background: BackgroundState;
   stats: CorrelatorStats;
 }
 
@@ -118,6 +127,8 @@ export class Correlator {
   private readonly maxResolved: number;
   private readonly timelineLimit: number;
   private readonly election: ElectionOptions;
+  private readonly backgroundFloor: number;
+  private readonly background = new BackgroundRate();
 
   private nowAt = Number.NEGATIVE_INFINITY;
   private lastElection = Number.NEGATIVE_INFINITY;
@@ -134,7 +145,10 @@ export class Correlator {
 
   private readonly byId = new Map<string, Incident>();
   private readonly liveByCause = new Map<string, Incident>();
+  /** Hosts an app/noisy incident covers (any alert on them joins it). */
   private readonly cascadeIndex = new Map<string, Incident>();
+  /** Hosts running an app incident's containers (alerts with its symptoms join it). */
+  private readonly ownHostIndex = new Map<string, Incident>();
   private readonly live = new Set<Incident>();
   private liveUpstream = 0;
   private liveAttribute = 0;
@@ -176,7 +190,7 @@ export class Correlator {
       Number.MAX_SAFE_INTEGER,
       'mergeWindowMs',
     );
-    this.mergeMaxMembers = options.mergeMaxMembers ?? 5000;
+    this.mergeMaxMembers = options.mergeMaxMembers ?? 1000;
     this.retainResolved = options.retainResolvedMs ?? 60 * 60_000;
     this.maxResolved = options.maxResolved ?? 10_000;
     this.timelineLimit = Math.max(4, options.timelineLimit ?? 100);
@@ -184,9 +198,11 @@ export class Correlator {
     if (!(backgroundRate > 0 && backgroundRate < 0.5)) {
       throw new RangeError(`backgroundRate must be in (0, 0.5), got ${backgroundRate}`);
     }
+    this.backgroundFloor = backgroundRate;
     this.election = {
       backgroundRate,
-      minGain: options.minGain ?? 12,
+      hostBackgroundRate: backgroundRate,
+      minGain: options.minGain ?? 10,
       slackMs: options.slackMs ?? 5000,
       tauMs: options.tauMs ?? 30_000,
       noisyMaxLeadMs: options.noisyMaxLeadMs ?? 2 * 60_000,
@@ -367,6 +383,8 @@ export class Correlator {
     if (host !== undefined) {
       inc = this.cascadeIndex.get(host);
       if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      inc = this.ownHostIndex.get(host);
+      if (inc !== undefined && accepts(inc, e, rule)) return inc;
       inc = idx.get(e.hostKey!);
       if (inc !== undefined && accepts(inc, e, rule)) return inc;
     }
@@ -459,15 +477,31 @@ export class Correlator {
       const e = q[i]!;
       if (e.poolSince !== this.poolSince[i]) continue;
       if (!e.placed) e.place(this.topology, e.alerts[0]?.event.labels ?? {});
+      // Live incidents have grown since it arrived: one may explain it now.
+      const inc = this.explainer(e, e.rule);
+      if (inc !== undefined) {
+        this.leavePool(e);
+        this.joinEntity(inc, e);
+        continue;
+      }
       input.push(e);
     }
-    const young: Incident[] = [];
+    if (input.length === 0) {
+      this.counters.electionMs += performance.now() - started;
+      return;
+    }
+    // Incidents that began shortly before this storm may turn out to be part of it.
+    const since = this.poolHeadSince() - this.mergeWindow;
     for (const inc of this.live) {
-      if (inc.startsAt >= at - this.mergeWindow && inc.members.size <= this.mergeMaxMembers) {
-        young.push(inc);
+      if (inc.startsAt >= since && inc.members.size <= this.mergeMaxMembers) {
         for (const e of inc.members.values()) input.push(e);
       }
     }
+    const counts = this.topology.counts();
+    const window = this.groupWait + this.mergeWindow;
+    const floor = this.backgroundFloor;
+    this.election.backgroundRate = this.background.chance('container', at, counts.container, window, floor);
+    this.election.hostBackgroundRate = this.background.chance('host', at, counts.host, window, floor);
     const elected = elect(input, this.topology, this.election);
     for (const k of elected) this.settle(k, at);
     // Due pool entities nothing explains: their own incidents.
@@ -475,6 +509,7 @@ export class Correlator {
       if (Number.isNaN(e.poolSince) || e.incident !== undefined) continue;
       if (e.poolSince + this.groupWait > at) continue;
       this.leavePool(e);
+      this.background.observe(e.ref.level, e.start);
       if (e.firing === 0) {
         this.counters.flapsDropped += e.alerts.length;
         this.forget(e);
@@ -489,17 +524,25 @@ export class Correlator {
   private settle(k: ElectedCause, at: number): void {
     const pooled: EntityRec[] = [];
     const touched = new Map<Incident, number>();
+    let pooledStart = Number.POSITIVE_INFINITY;
     for (const e of k.members) {
-      if (!Number.isNaN(e.poolSince)) pooled.push(e);
-      else if (e.incident !== undefined) touched.set(e.incident, (touched.get(e.incident) ?? 0) + 1);
+      if (!Number.isNaN(e.poolSince)) {
+        pooled.push(e);
+        if (e.start < pooledStart) pooledStart = e.start;
+      } else if (e.incident !== undefined) touched.set(e.incident, (touched.get(e.incident) ?? 0) + 1);
     }
     // No new alerts: nothing to change (re-electing settled incidents never flips them).
     if (pooled.length === 0) return;
     let target = this.liveByCause.get(k.key);
     if (target === undefined) {
-      // Young incidents this cause explains completely are taken over by it.
+      // Incidents this cause explains completely, which began with this storm (within one group
+      // wait of its new alerts), were its first signs: the cause takes them over.
       const absorbed: Incident[] = [];
-      for (const [inc, n] of touched) if (n === inc.members.size && inc.status === 'open') absorbed.push(inc);
+      for (const [inc, n] of touched) {
+        if (n === inc.members.size && inc.status === 'open' && inc.startsAt >= pooledStart - this.groupWait) {
+          absorbed.push(inc);
+        }
+      }
       if (absorbed.length > 0) {
         absorbed.sort((a, b) => a.startsAt - b.startsAt || (a.id < b.id ? -1 : 1));
         target = absorbed[0]!;
@@ -561,9 +604,11 @@ export class Correlator {
   private joinEntity(inc: Incident, e: EntityRec): void {
     const before = inc.severity;
     const wasHolding = !Number.isNaN(inc.holdUntil);
-    const host = inc.absorbEntity(e);
+    inc.absorbEntity(e);
+    const host = e.hostId;
     if (host !== undefined && (inc.cause.kind === 'app' || inc.cause.kind === 'noisy-neighbour')) {
-      if (!this.cascadeIndex.has(host)) this.cascadeIndex.set(host, inc);
+      if (inc.cascadeHosts.has(host) && !this.cascadeIndex.has(host)) this.cascadeIndex.set(host, inc);
+      if (inc.ownHosts.has(host) && !this.ownHostIndex.has(host)) this.ownHostIndex.set(host, inc);
     }
     if (wasHolding && inc.firing > 0) this.cancelHold(inc);
     if (inc.severity > before) this.severityRaised(inc);
@@ -647,6 +692,7 @@ export class Correlator {
     if (inc.cause.kind === 'attribute') this.liveAttribute++;
     if (inc.cause.kind === 'app' || inc.cause.kind === 'noisy-neighbour') {
       for (const host of inc.cascadeHosts) if (!this.cascadeIndex.has(host)) this.cascadeIndex.set(host, inc);
+      for (const host of inc.ownHosts) if (!this.ownHostIndex.has(host)) this.ownHostIndex.set(host, inc);
     }
   }
 
@@ -654,8 +700,10 @@ export class Correlator {
     if (this.liveByCause.get(inc.causeKey) === inc) this.liveByCause.delete(inc.causeKey);
     if (inc.cause.kind === 'upstream') this.liveUpstream--;
     if (inc.cause.kind === 'attribute') this.liveAttribute--;
-    for (const host of inc.cascadeHosts)
+    for (const host of inc.cascadeHosts) {
       if (this.cascadeIndex.get(host) === inc) this.cascadeIndex.delete(host);
+    }
+    for (const host of inc.ownHosts) if (this.ownHostIndex.get(host) === inc) this.ownHostIndex.delete(host);
   }
 
   private retain(inc: Incident): void {
@@ -700,6 +748,7 @@ export class Correlator {
       buffered: this.buffer.slice(this.bufferHead),
       pool,
       incidents,
+      background: this.background.state(),
       stats: this.stats(),
     };
   }
@@ -716,6 +765,7 @@ export class Correlator {
     c.lastElection = snapshot.lastElection ?? Number.NEGATIVE_INFINITY;
     const { live: _l, pooled: _p, buffered: _b, activeAlerts: _a, ...counters } = snapshot.stats;
     Object.assign(c.counters, counters);
+    if (snapshot.background !== undefined) c.background.restore(snapshot.background);
     const restoreAlert = (s: SnapshotAlert): AlertRec => {
       const e = c.entity(s.event);
       const rec = new AlertRec(s.event, e);
@@ -792,8 +842,31 @@ export class Correlator {
   }
 }
 
+/**
+ * Whether a live incident takes a new alert without an election: on a host it already covers,
+ * or with a symptom it already shows. Wide causes (rack, IDC, attribute group) take containers
+ * only on hosts they cover: a container alert somewhere in an IDC is not evidence enough.
+ */
 function accepts(inc: Incident, e: EntityRec, rule: string): boolean {
-  return inc.rules.has(rule) || (e.hostId !== undefined && inc.cascadeHosts.has(e.hostId));
+  const host = e.hostId;
+  if (host !== undefined && inc.cascadeHosts.has(host)) return true;
+  if (!inc.rules.has(rule)) return false;
+  switch (inc.cause.kind) {
+    case 'rack':
+    case 'idc':
+    case 'attribute':
+      return e.ref.level !== 'container';
+    case 'app':
+    case 'noisy-neighbour':
+      // Its own containers, or a host running one of them starting to show the storm's symptoms.
+      return (
+        e.appId === inc.cause.id ||
+        e.ref.id === inc.cause.id ||
+        (host !== undefined && inc.ownHosts.has(host))
+      );
+    default:
+      return true;
+  }
 }
 
 function selfCause(e: EntityRec): { key: string; cause: CauseRef; candidates: Candidate[] } {

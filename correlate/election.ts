@@ -15,8 +15,10 @@ import { calleesOf, callersOf, type EntityRec } from './entities.js';
  */
 
 export interface ElectionOptions {
-  /** Background probability that a unit alerts by chance within one storm window (p0). */
+  /** Chance that a container alerts by itself within one storm window (p0 of container units). */
   backgroundRate: number;
+  /** The same for a host (p0 of host units: racks, IDCs, attribute groups). */
+  hostBackgroundRate: number;
   /** Least information (nats) a cause must add to be elected. */
   minGain: number;
   /** Tolerance for "started first" (jitter between detectors). */
@@ -49,6 +51,34 @@ export interface ElectedCause {
 
 const QMAX = 0.99;
 const MAX_SOURCES_PER_HOST = 3;
+const LEVEL_NAMES: readonly Level[] = ['idc', 'rack', 'host', 'container', 'app'];
+const CONTAINER = 3;
+/** Largest product of the time, health and kind factors (an upper bound for pruning). */
+const MAX_FACTOR = 1.05 * 1.25 * 1.1;
+const KEY_PREFIX: Record<CauseKind, string> = {
+  idc: 'idc:',
+  rack: 'rack:',
+  host: 'host:',
+  container: 'container:',
+  app: 'app:',
+  'noisy-neighbour': 'noisy:',
+  attribute: 'attr:',
+  upstream: 'upstream:',
+  self: 'self:',
+};
+const CAUSE_LEVEL: Record<CauseKind, CauseRef['level']> = {
+  idc: 'idc',
+  rack: 'rack',
+  host: 'host',
+  container: 'container',
+  app: 'app',
+  'noisy-neighbour': 'container',
+  attribute: 'attribute',
+  upstream: 'app',
+  self: 'container',
+};
+/** Share of a host's containers that must alert for the host to count in rack/IDC/attribute groups. */
+const HOST_UNIT_SHARE = 0.5;
 const KIND_PRIOR: Partial<Record<CauseKind, number>> = {
   // Present only when one container is distinct and first on its host: more specific than the host.
   'noisy-neighbour': 1.1,
@@ -62,6 +92,7 @@ class Cand {
   readonly own: number[] = [];
   ownCount = 0;
   n = 0;
+  p0 = 0;
   h0 = 0;
   llr = 0;
   factor = 1;
@@ -73,6 +104,8 @@ class Cand {
   eligible = true;
   health: number | undefined;
   chosen = -1;
+  /** An alert on the app entity itself is among its members. */
+  appEntity = false;
 
   constructor(
     readonly key: string,
@@ -121,7 +154,7 @@ export function elect(
       }
     }
     if (h < 2) return 0;
-    return c.factor * explanationGain(h, c.n - c.h0 + h, w, opts.backgroundRate);
+    return c.factor * explanationGain(h, c.n - c.h0 + h, w, c.p0);
   };
 
   // Lazy greedy set cover: a candidate's gain only falls as others explain its entities, so a
@@ -173,16 +206,18 @@ export function elect(
     for (let i = 0; i < c.members.length; i++) {
       const m = c.members[i]!;
       if (owner[m] !== o) continue;
-      members.push(m);
+      members.push(i);
       const u = c.units[i]!;
       if (stamp[u] !== stampGen) {
         stamp[u] = stampGen;
         h++;
       }
     }
-    const llr = explanationGain(h, c.n, members.length, opts.backgroundRate);
+    const llr = explanationGain(h, c.n, members.length, c.p0);
     return { c, members, h, llr, score: c.factor * llr };
   }
+  // Overlap counts first (cheap); then only the strongest few per cause are scored in detail.
+  const overlapping: Cand[][] = chosen.map(() => []);
   for (const c of cands) {
     if (c.chosen >= 0 || c.gain <= 0 || !c.eligible) continue;
     for (const m of c.members) {
@@ -193,18 +228,26 @@ export function elect(
     }
     for (const o of touched) {
       if (overlap[o]! * 3 >= c.members.length || overlap[o]! * 3 >= result[o]!.members.length) {
-        const scored = scoreOn(c, o);
-        if (scored.score > 0) alternatives[o]!.push(scored);
+        overlapping[o]!.push(c);
       }
       overlap[o] = 0;
     }
     touched.length = 0;
   }
   for (let o = 0; o < chosen.length; o++) {
+    const list = overlapping[o]!;
+    list.sort((a, b) => b.gain - a.gain || (a.key < b.key ? -1 : 1));
+    if (list.length > 3 * opts.maxCandidates) list.length = 3 * opts.maxCandidates;
+    for (const c of list) {
+      const scored = scoreOn(c, o);
+      if (scored.score > 0) alternatives[o]!.push(scored);
+    }
+  }
+  for (let o = 0; o < chosen.length; o++) {
     const [root, ...alts] = alternatives[o]!;
     alts.sort((a, b) => b.score - a.score || (a.c.key < b.c.key ? -1 : 1));
     const listed = [root!, ...alts.slice(0, Math.max(0, opts.maxCandidates - 1))];
-    result[o]!.candidates = listed.map((x) => toCandidate(x, entities, opts));
+    result[o]!.candidates = listed.map((x) => toCandidate(x, build.starts, build.levels));
     result[o]!.gain = root!.score;
   }
   return result;
@@ -212,7 +255,7 @@ export function elect(
 
 interface Scored {
   c: Cand;
-  /** The candidate's members among one elected cause's entities. */
+  /** Positions (in `c.members`) of the candidate's members among one elected cause's entities. */
   members: number[];
   h: number;
   llr: number;
@@ -232,16 +275,22 @@ function unitLevelOf(kind: CauseKind): Level {
   return kind === 'rack' || kind === 'idc' || kind === 'attribute' ? 'host' : 'container';
 }
 
-function toCandidate(x: Scored, entities: readonly EntityRec[], opts: ElectionOptions): Candidate {
+function toCandidate(x: Scored, starts: Float64Array, levels: Uint8Array): Candidate {
   const c = x.c;
-  const byLevel: Record<string, number> = {};
+  const kind = c.cause.kind;
+  const counts = new Int32Array(LEVEL_NAMES.length + 1);
   let first = Number.POSITIVE_INFINITY;
-  for (const m of x.members) {
-    const e = entities[m]!;
-    const role = roleOf(c.cause, e);
-    byLevel[role] = (byLevel[role] ?? 0) + 1;
-    if (e.start < first) first = e.start;
+  for (const i of x.members) {
+    const m = c.members[i]!;
+    const level = levels[m]!;
+    // Containers of the app (or the noisy container itself) are `container`, others neighbours.
+    const neighbour = level === CONTAINER && (kind === 'app' || kind === 'noisy-neighbour') && c.own[i] === 0;
+    counts[neighbour ? LEVEL_NAMES.length : level]!++;
+    if (starts[m]! < first) first = starts[m]!;
   }
+  const byLevel: Record<string, number> = {};
+  for (let l = 0; l < LEVEL_NAMES.length; l++) if (counts[l]! > 0) byLevel[LEVEL_NAMES[l]!] = counts[l]!;
+  if (counts[LEVEL_NAMES.length]! > 0) byLevel.neighbour = counts[LEVEL_NAMES.length]!;
   const evidence: Record<string, unknown> = {
     explained: x.members.length,
     byLevel,
@@ -249,17 +298,58 @@ function toCandidate(x: Scored, entities: readonly EntityRec[], opts: ElectionOp
     hit: x.h,
     size: c.n,
     coverage: round(x.h / c.n, 3),
-    expectedByChance: round(c.n * opts.backgroundRate, 2),
+    expectedByChance: round(c.n * c.p0, 2),
     surprise: round(x.llr, 1),
     firstAlertAt: new Date(first).toISOString(),
   };
   if (c.ownCount > 0) {
     evidence.ownAlerts = c.ownCount;
-    evidence.causeFirstAt = new Date(c.ownStart).toISOString();
+    if (Number.isFinite(c.ownStart)) evidence.causeFirstAt = new Date(c.ownStart).toISOString();
   }
   if (!Number.isNaN(c.lead)) evidence.leadMs = Math.round(c.lead);
   if (c.health !== undefined) evidence.health = round(c.health, 3);
   return { entity: c.cause, kind: c.cause.kind, score: round(x.score, 1), evidence };
+}
+
+/** The k-th smallest of the first n values (quickselect; reorders them). */
+function select(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
+}
+
+function commonRule(rules: string[]): string {
+  const counts = new Map<string, number>();
+  let best = '';
+  let bestN = 0;
+  for (const r of rules) {
+    const n = (counts.get(r) ?? 0) + 1;
+    counts.set(r, n);
+    if (n > bestN || (n === bestN && r < best)) {
+      best = r;
+      bestN = n;
+    }
+  }
+  return best;
 }
 
 function round(x: number, digits: number): number {
@@ -268,8 +358,16 @@ function round(x: number, digits: number): number {
 }
 
 class CandidateBuilder {
-  private readonly cands = new Map<string, Cand>();
+  private readonly cands: Cand[] = [];
+  /** Per entity, copied once so that the passes over large candidates stay in cache. */
+  readonly starts: Float64Array;
+  readonly levels: Uint8Array;
+  private readonly byKind = new Map<CauseKind, Map<string, Cand>>();
   private readonly unitIds = new Map<string, number>();
+  private readonly hostUnits_ = new Map<string, number>();
+  private readonly sourceHosts = new Set<string>();
+  /** Host units: the host's own rule, or the most common one among its alerting containers. */
+  private readonly unitSymptom = new Map<number, string>();
   unitCount: number;
   private readonly hostGroups = new Map<string, number[]>();
   private readonly hostEntity = new Map<string, number>();
@@ -283,25 +381,49 @@ class CandidateBuilder {
     private readonly opts: ElectionOptions,
   ) {
     this.unitCount = entities.length;
+    this.starts = new Float64Array(entities.length);
+    this.levels = new Uint8Array(entities.length);
     this.attributeFilter = opts.attributeKeys === undefined ? undefined : new Set(opts.attributeKeys);
   }
 
   run(): Cand[] {
     const es = this.entities;
+    for (let i = 0; i < es.length; i++) {
+      this.starts[i] = es[i]!.start;
+      this.levels[i] = LEVEL_NAMES.indexOf(es[i]!.ref.level);
+    }
     for (let i = 0; i < es.length; i++) this.collect(i, es[i]!);
+    this.hostUnits();
     this.noisyAndCascade();
-    const cands = [...this.cands.values()];
+    const cands = this.cands;
+    this.coherentSymptoms(cands);
+    this.localExplanations(cands);
     this.score(cands);
     return cands;
   }
 
-  private cand(key: string, level: CauseRef['level'], id: string, kind: CauseKind): Cand {
-    let c = this.cands.get(key);
+  private cand(kind: CauseKind, id: string): Cand {
+    let byId = this.byKind.get(kind);
+    if (byId === undefined) {
+      byId = new Map();
+      this.byKind.set(kind, byId);
+    }
+    let c = byId.get(id);
     if (c === undefined) {
-      c = new Cand(key, { level, id, kind });
-      this.cands.set(key, c);
+      c = new Cand(KEY_PREFIX[kind] + id, { level: CAUSE_LEVEL[kind], id, kind });
+      byId.set(id, c);
+      this.cands.push(c);
     }
     return c;
+  }
+
+  private hostUnit(hostId: string): number {
+    let u = this.hostUnits_.get(hostId);
+    if (u === undefined) {
+      u = this.unitCount++;
+      this.hostUnits_.set(hostId, u);
+    }
+    return u;
   }
 
   private unit(key: string): number {
@@ -314,12 +436,12 @@ class CandidateBuilder {
   }
 
   private collect(i: number, e: EntityRec): void {
-    const level = e.ref.level;
+    const level = LEVEL_NAMES[this.levels[i]!]!;
     if (level === 'container' || level === 'host') {
       const hostId = e.hostId;
       if (hostId !== undefined) {
         const own = level === 'host';
-        this.cand(e.hostKey!, 'host', hostId, 'host').add(i, i, own);
+        this.cand('host', hostId).add(i, i, own);
         if (own) this.hostEntity.set(hostId, i);
         else {
           let g = this.hostGroups.get(hostId);
@@ -329,50 +451,159 @@ class CandidateBuilder {
           }
           g.push(i);
         }
-        this.hostGroupCands(i, e, hostId);
       }
       if (level === 'container' && e.appId !== undefined) this.appCands(i, e.appId);
     } else if (level === 'rack') {
       const u = this.unit('rack:' + e.ref.id);
-      this.cand('rack:' + e.ref.id, 'rack', e.ref.id, 'rack').add(i, u, true);
+      this.cand('rack', e.ref.id).add(i, u, true);
       const idc = e.idcId;
-      if (idc !== undefined) this.cand('idc:' + idc, 'idc', idc, 'idc').add(i, u, false);
+      if (idc !== undefined) this.cand('idc', idc).add(i, u, false);
     } else if (level === 'idc') {
       const u = this.unit('idc:' + e.ref.id);
-      this.cand('idc:' + e.ref.id, 'idc', e.ref.id, 'idc').add(i, u, true);
+      this.cand('idc', e.ref.id).add(i, u, true);
     } else if (level === 'app') {
       this.appCands(i, e.ref.id);
     }
   }
 
-  /** Rack, IDC and attribute groups, whose units are hosts. */
-  private hostGroupCands(i: number, e: EntityRec, hostId: string): void {
-    const u = this.unit('host:' + hostId);
-    const rack = e.rackId;
-    if (rack !== undefined) this.cand(e.rackKey!, 'rack', rack, 'rack').add(i, u, false);
-    const idc = e.idcId;
-    if (idc !== undefined) this.cand(e.idcKey!, 'idc', idc, 'idc').add(i, u, false);
-    const attrs = e.hostAttrs;
-    const filter = this.attributeFilter;
-    for (const k in attrs) {
-      if (filter !== undefined && !filter.has(k)) continue;
-      const id = k + '=' + attrs[k];
-      this.cand('attr:' + id, 'attribute', id, 'attribute').add(i, u, false);
+  /**
+   * Rack, IDC and attribute groups, whose units are hosts. A host counts as hit only when it is
+   * in trouble as a whole (its own alert, or half its containers): a few container alerts on a
+   * host say nothing about its rack or kernel.
+   */
+  private hostUnits(): void {
+    const es = this.entities;
+    for (const [hostId, i] of this.hostEntity) {
+      const u = this.hostUnit(hostId);
+      this.unitSymptom.set(u, es[i]!.rule);
+      const groups = this.hostGroupCands(es[i]!);
+      for (const c of groups) c.add(i, u, false);
+      for (const g of this.hostGroups.get(hostId) ?? []) for (const c of groups) c.add(g, u, false);
     }
+    for (const [hostId, group] of this.hostGroups) {
+      if (this.hostEntity.has(hostId)) continue;
+      const size = this.topology.childCount({ level: 'host', id: hostId });
+      if (group.length < Math.max(2, Math.ceil(size * HOST_UNIT_SHARE))) continue;
+      const u = this.hostUnit(hostId);
+      this.unitSymptom.set(u, commonRule(group.map((g) => es[g]!.rule)));
+      const groups = this.hostGroupCands(es[group[0]!]!);
+      for (const g of group) for (const c of groups) c.add(g, u, false);
+    }
+  }
+
+  /**
+   * Containers on a host that is down or in trouble as a whole (its own alert and half its
+   * containers, no noisy container on it) are explained by their host first: an app or an
+   * upstream failure does not get credit for containers that went down with their host.
+   */
+  private localExplanations(cands: Cand[]): void {
+    const es = this.entities;
+    const wide = new Set<string>();
+    for (const [hostId, group] of this.hostGroups) {
+      if (!this.hostEntity.has(hostId) || this.sourceHosts.has(hostId)) continue;
+      const size = this.topology.childCount({ level: 'host', id: hostId });
+      if (group.length >= Math.max(2, Math.ceil(size * HOST_UNIT_SHARE))) wide.add(hostId);
+    }
+    if (wide.size === 0) return;
+    for (const c of cands) {
+      const kind = c.cause.kind;
+      if (kind !== 'app' && kind !== 'upstream') continue;
+      let w = 0;
+      let own = 0;
+      for (let i = 0; i < c.members.length; i++) {
+        const e = es[c.members[i]!]!;
+        if (e.ref.level === 'container' && e.hostId !== undefined && wide.has(e.hostId)) continue;
+        c.members[w] = c.members[i]!;
+        c.units[w] = c.units[i]!;
+        c.own[w] = c.own[i]!;
+        if (c.own[w] === 1) own++;
+        w++;
+      }
+      c.members.length = w;
+      c.units.length = w;
+      c.own.length = w;
+      c.ownCount = own;
+    }
+  }
+
+  /**
+   * A wide cause (rack, IDC, attribute group) fails its hosts one way: keep the hosts showing its
+   * most common symptom, so that an unrelated fault on one of its hosts (a noisy container in an
+   * IDC with network trouble) stays a cause of its own.
+   */
+  private coherentSymptoms(cands: Cand[]): void {
+    const units = new Map<string, Set<number>>();
+    for (const c of cands) {
+      const kind = c.cause.kind;
+      if (kind !== 'rack' && kind !== 'idc' && kind !== 'attribute') continue;
+      units.clear();
+      for (const u of c.units) {
+        const symptom = this.unitSymptom.get(u);
+        if (symptom === undefined) continue;
+        let set = units.get(symptom);
+        if (set === undefined) {
+          set = new Set();
+          units.set(symptom, set);
+        }
+        set.add(u);
+      }
+      if (units.size < 2) continue;
+      let best = '';
+      let bestN = -1;
+      for (const [symptom, set] of units) {
+        if (set.size > bestN || (set.size === bestN && symptom < best)) {
+          best = symptom;
+          bestN = set.size;
+        }
+      }
+      let w = 0;
+      let own = 0;
+      for (let i = 0; i < c.members.length; i++) {
+        const symptom = this.unitSymptom.get(c.units[i]!);
+        if (symptom !== undefined && symptom !== best) continue;
+        c.members[w] = c.members[i]!;
+        c.units[w] = c.units[i]!;
+        c.own[w] = c.own[i]!;
+        if (c.own[w] === 1) own++;
+        w++;
+      }
+      c.members.length = w;
+      c.units.length = w;
+      c.own.length = w;
+      c.ownCount = own;
+    }
+  }
+
+  /** The rack, IDC and attribute-group candidates an entity's host belongs to. */
+  private hostGroupCands(e: EntityRec): Cand[] {
+    const out: Cand[] = [];
+    if (e.rackId !== undefined) out.push(this.cand('rack', e.rackId));
+    if (e.idcId !== undefined) out.push(this.cand('idc', e.idcId));
+    const names = e.hostAttrNames;
+    const ids = e.hostAttrIds;
+    const filter = this.attributeFilter;
+    for (let k = 0; k < ids.length; k++) {
+      if (filter !== undefined && !filter.has(names[k]!)) continue;
+      out.push(this.cand('attribute', ids[k]!));
+    }
+    return out;
   }
 
   /** The app itself (fan-in across hosts) and the apps it calls (upstream failures). */
   private appCands(i: number, app: string): void {
-    const own = this.entities[i]!.ref.level === 'container' || this.entities[i]!.ref.level === 'app';
-    this.cand('app:' + app, 'app', app, 'app').add(i, i, own);
-    this.cand('upstream:' + app, 'app', app, 'upstream').add(i, i, own);
+    const level = this.entities[i]!.ref.level;
+    const own = level === 'container' || level === 'app';
+    const appCand = this.cand('app', app);
+    appCand.add(i, i, own);
+    if (level === 'app') appCand.appEntity = true;
+    this.cand('upstream', app).add(i, i, own);
     let callees = this.calleeCache.get(app);
     if (callees === undefined) {
       callees = calleesOf(this.topology, app, this.opts.upstreamDepth);
       this.calleeCache.set(app, callees);
     }
     for (const u of callees) {
-      this.cand('upstream:' + u, 'app', u, 'upstream').add(i, i, false);
+      this.cand('upstream', u).add(i, i, false);
     }
   }
 
@@ -392,7 +623,14 @@ class CandidateBuilder {
       const group = this.hostGroups.get(hostId)!;
       const hostIdx = this.hostEntity.get(hostId) ?? -1;
       const m = group.length;
-      if (m === 0 || (hostIdx < 0 && m < 2)) continue;
+      // The host must suffer as a whole: its own alert, or half its containers.
+      if (m === 0) continue;
+      if (
+        hostIdx < 0 &&
+        m < Math.max(3, Math.ceil(this.topology.childCount({ level: 'host', id: hostId }) * HOST_UNIT_SHARE))
+      ) {
+        continue;
+      }
       const hostStart = hostIdx >= 0 ? es[hostIdx]!.start : Number.POSITIVE_INFINITY;
       ruleCount.clear();
       const starts: number[] = [];
@@ -418,18 +656,19 @@ class CandidateBuilder {
         sources.push(g);
       }
       if (sources.length === 0) continue;
+      this.sourceHosts.add(hostId);
       sources.sort((a, b) => es[a]!.start - es[b]!.start);
       if (sources.length > MAX_SOURCES_PER_HOST) sources.length = MAX_SOURCES_PER_HOST;
       for (const s of sources) {
         const src = es[s]!;
-        const noisy = this.cand('noisy:' + src.ref.id, 'container', src.ref.id, 'noisy-neighbour');
+        const noisy = this.cand('noisy-neighbour', src.ref.id);
         noisy.add(s, s, true);
         if (hostIdx >= 0) noisy.add(hostIdx, hostIdx, false);
         for (const g of group) if (g !== s) noisy.add(g, g, false);
         const app = src.appId;
         if (app === undefined || cascaded.has(app + '\u0000' + hostId)) continue;
         cascaded.add(app + '\u0000' + hostId);
-        const appCand = this.cands.get('app:' + app)!;
+        const appCand = this.byKind.get('app')!.get(app)!;
         if (hostIdx >= 0) appCand.add(hostIdx, s, false);
         for (const g of group) if (es[g]!.appId !== app) appCand.add(g, s, false);
       }
@@ -460,10 +699,24 @@ class CandidateBuilder {
         c.eligible = false;
         continue;
       }
+      c.n = Math.max(h, this.size(c));
+      if (kind === 'attribute' && c.n < opts.minAttributeGroup) {
+        c.eligible = false;
+        continue;
+      }
+      c.p0 = unitLevelOf(kind) === 'host' ? opts.hostBackgroundRate : opts.backgroundRate;
+      c.llr = explanationGain(h, c.n, c.members.length, c.p0);
+      const ownFactor = c.ownCount > 0 ? 1 : 0.9;
+      if (c.llr * MAX_FACTOR < opts.minGain) {
+        // Too weak to be elected whatever its timing: listed at most, so skip the member passes.
+        c.factor = ownFactor * (KIND_PRIOR[kind] ?? 1);
+        c.gain = c.factor * c.llr;
+        continue;
+      }
       // Eligibility beyond "two units": fan-in needs two hosts, upstream needs callers' alerts.
       if (kind === 'app') {
         hostSet.clear();
-        for (let i = 0; i < c.members.length; i++) {
+        for (let i = 0; i < c.members.length && hostSet.size < 2; i++) {
           if (c.own[i] === 1) {
             const host = es[c.members[i]!]!.hostId;
             if (host !== undefined) hostSet.add(host);
@@ -472,28 +725,24 @@ class CandidateBuilder {
         if (hostSet.size < 2) c.eligible = false;
       } else if (kind === 'upstream') {
         appSet.clear();
-        for (let i = 0; i < c.members.length; i++) {
+        const needed = c.ownCount > 0 ? 1 : 2;
+        for (let i = 0; i < c.members.length && appSet.size < needed; i++) {
           if (c.own[i] === 0) {
             const app = es[c.members[i]!]!.appId;
             if (app !== undefined) appSet.add(app);
           }
         }
-        if (appSet.size === 0 || (c.ownCount === 0 && appSet.size < 2)) c.eligible = false;
+        if (appSet.size < needed) c.eligible = false;
       }
       if (!c.eligible) continue;
-      c.n = Math.max(h, this.size(c));
-      if (kind === 'attribute' && c.n < opts.minAttributeGroup) {
-        c.eligible = false;
-        continue;
-      }
-      c.llr = explanationGain(h, c.n, c.members.length, opts.backgroundRate);
 
       // Time order: the cause's own alerts against the early effects (10th percentile, so one
       // stray early alert does not decide).
       let effects = 0;
       if (startBuf.length < c.members.length) startBuf = new Float64Array(c.members.length * 2);
+      const starts = this.starts;
       for (let i = 0; i < c.members.length; i++) {
-        const s = es[c.members[i]!]!.start;
+        const s = starts[c.members[i]!]!;
         if (s < c.firstStart) c.firstStart = s;
         if (c.own[i] === 1) {
           if (s < c.ownStart) c.ownStart = s;
@@ -501,14 +750,12 @@ class CandidateBuilder {
       }
       let timeFactor = 1;
       if (c.ownCount > 0 && effects > 0) {
-        const sorted = startBuf.subarray(0, effects).sort();
-        const early = sorted[Math.floor(effects * 0.1)]!;
+        const early = select(startBuf, effects, Math.floor(effects * 0.1));
         c.lead = early - c.ownStart;
         const late = -c.lead - opts.slackMs;
         timeFactor =
           late > 0 ? 1 / (1 + late / opts.tauMs) : 1 + 0.05 * Math.min(1, Math.max(0, c.lead) / opts.tauMs);
       }
-      const ownFactor = c.ownCount > 0 ? 1 : 0.9;
       let healthFactor = 1;
       if (opts.health !== undefined) {
         let hv = opts.health(c.cause);
@@ -556,9 +803,7 @@ class CandidateBuilder {
       }
       case 'app': {
         // An alert on the app entity itself (an SLO alert) is one more unit.
-        let appUnit = 0;
-        for (const m of c.members) if (this.entities[m]!.ref.level === 'app') appUnit = 1;
-        return topo.childCount({ level: 'app', id }) + appUnit;
+        return topo.childCount({ level: 'app', id }) + (c.appEntity ? 1 : 0);
       }
       case 'upstream': {
         let n = topo.childCount({ level: 'app', id });

@@ -20,6 +20,7 @@ export class AlertRec {
 }
 
 const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /**
  * An entity that has alerts, with its place in the topology looked up once (alerts are short
@@ -33,6 +34,9 @@ export class EntityRec {
   /** For containers: their app. */
   appId: string | undefined;
   hostAttrs: Readonly<Record<string, string>> = NO_ATTRS;
+  /** Its host's attribute keys and `key=value` group ids, in the same order. */
+  hostAttrNames: readonly string[] = NO_NAMES;
+  hostAttrIds: readonly string[] = NO_NAMES;
   /** Cause keys of its host, rack, IDC and app ("host:h1"), built once for the hot path. */
   hostKey: string | undefined;
   rackKey: string | undefined;
@@ -85,7 +89,13 @@ export class EntityRec {
     if (host !== undefined) {
       const hostRef: EntityRef = { level: 'host', id: host };
       rack = topology.parent(hostRef)?.id ?? (labels.rack || undefined);
-      this.hostAttrs = topology.attributes(hostRef);
+      const attrs = topology.attributes(hostRef);
+      if (attrs !== this.hostAttrs) {
+        this.hostAttrs = attrs;
+        const groups = attributeGroups(attrs);
+        this.hostAttrNames = groups.names;
+        this.hostAttrIds = groups.ids;
+      }
     }
     if (rack !== undefined && idc === undefined) {
       idc = topology.parent({ level: 'rack', id: rack })?.id ?? (labels.idc || labels.dc || undefined);
@@ -105,6 +115,22 @@ export class EntityRec {
   get level(): Level {
     return this.ref.level;
   }
+}
+
+// Attribute sets are shared (interned) by the topology: their group ids are worked out once.
+const groupCache = new WeakMap<object, { names: string[]; ids: string[] }>();
+
+function attributeGroups(attrs: Readonly<Record<string, string>>): { names: string[]; ids: string[] } {
+  let groups = groupCache.get(attrs);
+  if (groups === undefined) {
+    groups = { names: [], ids: [] };
+    for (const k in attrs) {
+      groups.names.push(k);
+      groups.ids.push(k + '=' + attrs[k]);
+    }
+    groupCache.set(attrs, groups);
+  }
+  return groups;
 }
 
 /** Apps reached from `app` along calls edges, nearest first, up to `depth` hops. */

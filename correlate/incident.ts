@@ -123,6 +123,8 @@ export class Incident {
   readonly rules = new Set<string>();
   /** Hosts whose further alerts this incident takes without a new election. */
   readonly cascadeHosts = new Set<string>();
+  /** For an app (or noisy container): hosts running its alerting containers, not yet suffering. */
+  readonly ownHosts = new Set<string>();
   readonly timeline: TimelineEntry[] = [];
 
   constructor(
@@ -143,13 +145,13 @@ export class Incident {
     return SEVERITY_NAMES[this.severity]!;
   }
 
-  /** Adds an entity and all its alert episodes; returns a host that became a cascade host. */
-  absorbEntity(e: EntityRec): string | undefined {
+  /** Adds an entity and all its alert episodes. */
+  absorbEntity(e: EntityRec): void {
     this.members.set(e.key, e);
     e.incident = this;
     e.poolSince = Number.NaN;
     for (const a of e.alerts) this.absorbAlert(a);
-    return this.noteCascade(e);
+    this.noteHosts(e);
   }
 
   /** Adds one alert episode of a member entity. Returns true when the severity rose. */
@@ -178,29 +180,31 @@ export class Incident {
       const role = roleOf(this.cause, a.entity);
       this.byLevel[role] = (this.byLevel[role] ?? 0) + 1;
     }
-    for (const e of this.members.values()) this.noteCascade(e);
+    this.ownHosts.clear();
+    for (const e of this.members.values()) this.noteHosts(e);
   }
 
-  private noteCascade(e: EntityRec): string | undefined {
+  private noteHosts(e: EntityRec): void {
     const host = e.hostId;
-    if (host === undefined || this.cascadeHosts.has(host)) return undefined;
+    if (host === undefined) return;
     switch (this.cause.kind) {
       case 'app':
       case 'noisy-neighbour': {
         const role = roleOf(this.cause, e);
-        if (role !== 'host' && role !== 'neighbour') return undefined;
+        if (role === 'host' || role === 'neighbour') this.cascadeHosts.add(host);
+        else if (role === 'container') this.ownHosts.add(host);
         break;
       }
       case 'host':
       case 'rack':
       case 'idc':
       case 'attribute':
+        // A host is covered once it alerts itself; one container alert on it proves nothing.
+        if (e.ref.level === 'host') this.cascadeHosts.add(host);
         break;
       default:
-        return undefined;
+        break;
     }
-    this.cascadeHosts.add(host);
-    return host;
   }
 
   note(at: number, kind: TimelineKind, detail: string): void {
