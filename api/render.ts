@@ -14,10 +14,12 @@ import { TREE_DEPTH } from './schemas.js';
 
 /**
  * Domain records to the API's JSON (times as ISO-8601 text). Times outside what a Date can
- * show never reach a client: they are clamped, so a bad input upstream cannot make a 500 here.
+ * write in RFC 3339 never reach a client: they are clamped, so a bad input upstream cannot make a
+ * 500 or a response that breaks its schema here.
  */
-const MIN_T = -8.64e15;
-const MAX_T = 8.64e15;
+/** 0000-01-01 .. 9999-12-31: what RFC 3339 (and so JSON schema's date-time) can write. */
+const MIN_T = -62_167_219_200_000;
+const MAX_T = 253_402_300_799_999;
 
 export function iso(t: number): string {
   if (Number.isNaN(t)) return new Date(0).toISOString();

@@ -539,7 +539,7 @@ export const AlertListSchema = Type.Object(
   { additionalProperties: false },
 );
 
-const MAX_TIME_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+const MAX_TIME_MS = 253_370_764_799_999; // 9998-12-31T23:59:59.999Z
 const InputTime = Type.Unsafe<string | number>({
   anyOf: [
     { type: 'string', format: 'date-time' },
@@ -663,9 +663,12 @@ export const SilenceListSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** notify/matchers.ts's syntax: name, operator, quoted or bare value. */
+const MATCHER_PATTERN = '^\\s*[A-Za-z_][A-Za-z0-9_.]*\\s*(=~|!~|!=|=)\\s*("([^"\\\\]|\\\\.)*"|[^"\\s]*)\\s*$';
+
 export const SilenceBody = Type.Object(
   {
-    matchers: Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), {
+    matchers: Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: MATCHER_PATTERN }), {
       minItems: 1,
       maxItems: 64,
       description: 'Alertmanager-style matchers on incident labels, e.g. app="pay", severity=~"crit.*"',
@@ -682,7 +685,12 @@ export const SilenceBody = Type.Object(
     createdBy: Type.Optional(Type.String({ maxLength: 200 })),
     comment: Type.Optional(Type.String({ maxLength: 4000 })),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'endsAt or duration says how long it lasts (one of them, not both)',
+    anyOf: [{ required: ['endsAt'] }, { required: ['duration'] }],
+    not: { required: ['endsAt', 'duration'] },
+  },
 );
 
 export const SilenceIdParams = Type.Object({ id: Id('Silence id') }, { additionalProperties: false });

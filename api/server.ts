@@ -15,7 +15,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { entityRoutes } from './routes/entities.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { silenceRoutes } from './routes/silences.js';
-import { LivenessSchema, ReadinessSchema, withErrors } from './schemas.js';
+import { ErrorSchema, LivenessSchema, ReadinessSchema, withErrors } from './schemas.js';
 
 /**
  * The REST API: fastify with a JSON schema on every route (validation, response serialization,
@@ -209,8 +209,14 @@ export async function createApiServer(
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text exposition format)',
-        produces: ['text/plain'],
-        response: { 200: Type.String({ description: 'Prometheus text exposition format 0.0.4' }) },
+        response: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: Type.String() } },
+          },
+          '4xx': { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } },
+          '5xx': { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } },
+        },
       },
     },
     async (_request, reply) => {

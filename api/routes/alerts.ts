@@ -17,7 +17,7 @@ import {
   AlertsBodySchema,
   withErrors,
 } from '../schemas.js';
-import { entityParam, MAX_DATE_MS, queryTime, type RouteDeps } from './common.js';
+import { entityParam, MAX_ALERT_MS, queryTime, type RouteDeps } from './common.js';
 
 /**
  * Alerts: the firing ones and recent resolutions; and alerts from other systems into the
@@ -123,15 +123,8 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteDeps & { alertsBodyLimi
       const errors = parsed.errors;
       for (let i = 0; i < parsed.alerts.length; i++) {
         const a = parsed.alerts[i]!;
-        if (
-          !(
-            Math.abs(a.at) <= MAX_DATE_MS &&
-            Math.abs(a.startsAt) <= MAX_DATE_MS &&
-            a.at >= 0 &&
-            a.startsAt >= 0
-          )
-        ) {
-          errors.push({ line: 0, reason: `at: time out of range (1970 to year 275760)`, text: a.id });
+        if (!(a.at >= 0 && a.at <= MAX_ALERT_MS && a.startsAt >= 0 && a.startsAt <= MAX_ALERT_MS)) {
+          errors.push({ line: 0, reason: 'at: out of range (1970 to the end of year 9998)', text: a.id });
         } else accepted.push(a);
       }
       if (accepted.length === 0 && errors.length > 0) {
