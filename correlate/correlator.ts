@@ -353,7 +353,8 @@ export class Correlator {
     inc.firing--;
     if (alert.at > inc.lastResolvedAt) inc.lastResolvedAt = alert.at;
     if (inc.firing === 0) {
-      inc.holdUntil = this.nowAt + this.holdDown;
+      // From when the last absorbed alert resolved (its event time, even if it arrived late).
+      inc.holdUntil = inc.lastResolvedAt + this.holdDown;
       this.holds.push(inc.holdUntil, inc);
       inc.note(
         this.nowAt,
@@ -535,12 +536,19 @@ export class Correlator {
     if (pooled.length === 0) return;
     let target = this.liveByCause.get(k.key);
     if (target === undefined) {
-      // Incidents this cause explains completely, which began with this storm (within one group
-      // wait of its new alerts), were its first signs: the cause takes them over.
+      // Incidents this cause explains completely, which began shortly before its new alerts
+      // (within the merge window) with the same symptom, were its first signs: it takes them over.
       const absorbed: Incident[] = [];
+      const rules = new Set<string>();
+      for (const e of pooled) rules.add(e.rule);
       for (const [inc, n] of touched) {
-        if (n === inc.members.size && inc.status === 'open' && inc.startsAt >= pooledStart - this.groupWait) {
-          absorbed.push(inc);
+        if (n !== inc.members.size || inc.status !== 'open' || inc.startsAt < pooledStart - this.mergeWindow)
+          continue;
+        for (const r of inc.rules) {
+          if (rules.has(r)) {
+            absorbed.push(inc);
+            break;
+          }
         }
       }
       if (absorbed.length > 0) {
@@ -548,6 +556,14 @@ export class Correlator {
         target = absorbed[0]!;
         this.changeCause(target, k, at);
         for (const other of absorbed.slice(1)) this.merge(other, target, at);
+        for (const e of pooled) {
+          this.leavePool(e);
+          this.joinEntity(target, e, false);
+        }
+        // One notification for the new root cause, with everything it now holds.
+        this.counters.updated++;
+        this.out.push(target.event('updated', at));
+        return;
       }
     } else {
       target.candidates = k.candidates;
@@ -601,7 +617,7 @@ export class Correlator {
     this.out.push(inc.event('opened', at));
   }
 
-  private joinEntity(inc: Incident, e: EntityRec): void {
+  private joinEntity(inc: Incident, e: EntityRec, notify = true): void {
     const before = inc.severity;
     const wasHolding = !Number.isNaN(inc.holdUntil);
     inc.absorbEntity(e);
@@ -611,7 +627,7 @@ export class Correlator {
       if (inc.ownHosts.has(host) && !this.ownHostIndex.has(host)) this.ownHostIndex.set(host, inc);
     }
     if (wasHolding && inc.firing > 0) this.cancelHold(inc);
-    if (inc.severity > before) this.severityRaised(inc);
+    if (notify && inc.severity > before) this.severityRaised(inc);
   }
 
   private absorbInto(inc: Incident, rec: AlertRec): void {
@@ -631,6 +647,7 @@ export class Correlator {
     this.out.push(inc.event('updated', this.nowAt));
   }
 
+  /** The caller notifies (once the incident holds what the new cause brings). */
   private changeCause(inc: Incident, k: ElectedCause, at: number): void {
     const before = inc.cause;
     this.unindex(inc);
@@ -640,15 +657,13 @@ export class Correlator {
     inc.recount();
     this.index(inc);
     inc.note(at, 'updated', `root cause ${causeText(before)} -> ${causeText(k.cause)}`);
-    this.counters.updated++;
-    this.out.push(inc.event('updated', at));
   }
 
   /** Folds `from` into `into`: its entities and alerts move, and it ends with a final `resolved`. */
   private merge(from: Incident, into: Incident, at: number): void {
     this.unindex(from);
     this.live.delete(from);
-    for (const e of from.members.values()) this.joinEntity(into, e);
+    for (const e of from.members.values()) this.joinEntity(into, e, false);
     from.status = 'resolved';
     from.endsAt = at;
     from.resolvedAt = at;

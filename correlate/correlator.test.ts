@@ -1,0 +1,283 @@
+import { describe, expect, it } from 'vitest';
+import type { AlertEvent, EntityRef, IncidentEvent, Severity } from '../core/types.js';
+import { buildFleet, type Fleet, fleetRecords } from '../fixtures/fleet.js';
+import { TopologyGraph } from '../topology/graph.js';
+import { alertFingerprint, alertId } from './alerts.js';
+import { Correlator, type CorrelatorSnapshot } from './correlator.js';
+
+const T0 = Date.UTC(2024, 2, 1, 10, 0, 0);
+const S = 1000;
+
+function fleetTopology(): { fleet: Fleet; topo: TopologyGraph } {
+  const fleet = buildFleet({
+    seed: 4,
+    idcs: 2,
+    racksPerIdc: 3,
+    hostsPerRack: 8,
+    containersPerHost: 10,
+    meanReplicas: 12,
+  });
+  const topo = new TopologyGraph();
+  for (const r of fleetRecords(fleet)) topo.apply(r, 0);
+  return { fleet, topo };
+}
+
+function alert(
+  entity: EntityRef,
+  rule: string,
+  state: 'firing' | 'resolved',
+  at: number,
+  severity: Severity = 'critical',
+  startsAt = at,
+  labels: Record<string, string> = {},
+): AlertEvent {
+  const fingerprint = alertFingerprint(rule, entity, labels);
+  return {
+    id: alertId(fingerprint, startsAt),
+    fingerprint,
+    rule,
+    severity,
+    state,
+    entity,
+    predicted: false,
+    at,
+    startsAt,
+    labels,
+    annotations: {},
+  };
+}
+
+/** A host going down at `at` (its containers a second later), back at `until`. */
+function hostDown(fleet: Fleet, h: number, at: number, until: number): AlertEvent[] {
+  const host = fleet.hosts[h]!;
+  const out = [alert({ level: 'host', id: host.id }, 'HostDown', 'firing', at)];
+  for (const c of host.containers)
+    out.push(alert({ level: 'container', id: fleet.containers[c]!.id }, 'ContainerDown', 'firing', at + S));
+  out.push(alert({ level: 'host', id: host.id }, 'HostDown', 'resolved', until, 'critical', at));
+  for (const c of host.containers) {
+    out.push(
+      alert(
+        { level: 'container', id: fleet.containers[c]!.id },
+        'ContainerDown',
+        'resolved',
+        until + S,
+        'critical',
+        at + S,
+      ),
+    );
+  }
+  return out.sort((a, b) => a.at - b.at);
+}
+
+function run(c: Correlator, alerts: AlertEvent[]): IncidentEvent[] {
+  const out: IncidentEvent[] = [];
+  for (const a of alerts) {
+    c.ingest(a);
+    out.push(...c.advance(a.at));
+  }
+  return out;
+}
+
+describe('Correlator lifecycle (event time)', () => {
+  const { fleet, topo } = fleetTopology();
+
+  it('waits the group wait, opens once, resolves once after the hold-down', () => {
+    const c = new Correlator(topo, { groupWaitMs: 30 * S, holdDownMs: 300 * S });
+    const storm = hostDown(fleet, 3, T0, T0 + 600 * S);
+    const firing = storm.filter((a) => a.state === 'firing');
+    expect(run(c, firing)).toEqual([]);
+    expect(c.advance(T0 + 30 * S - 1)).toEqual([]);
+    const [opened, ...rest] = c.advance(T0 + 30 * S);
+    expect(rest).toEqual([]);
+    expect(opened).toMatchObject({
+      event: 'opened',
+      version: 1,
+      status: 'open',
+      severity: 'critical',
+      rootCause: { level: 'host', id: fleet.hosts[3]!.id, kind: 'host' },
+      absorbed: { total: 11, byLevel: { host: 1, container: 10 } },
+      startsAt: T0,
+      at: T0 + 30 * S,
+    });
+    const resolving = storm.filter((a) => a.state === 'resolved');
+    expect(run(c, resolving)).toEqual([]);
+    const last = resolving[resolving.length - 1]!.at;
+    expect(c.advance(last + 300 * S - 1)).toEqual([]);
+    const [resolved] = c.advance(last + 300 * S);
+    expect(resolved).toMatchObject({
+      event: 'resolved',
+      id: opened!.id,
+      version: 2,
+      status: 'resolved',
+      endsAt: last,
+      at: last + 300 * S,
+    });
+    expect(c.flush()).toEqual([]);
+    expect(c.stats()).toMatchObject({ opened: 1, resolvedIncidents: 1, live: 0, activeAlerts: 0, pooled: 0 });
+  });
+
+  it('an alert firing again during the hold-down keeps the incident open', () => {
+    const c = new Correlator(topo, { holdDownMs: 300 * S });
+    const storm = hostDown(fleet, 5, T0, T0 + 120 * S);
+    const events = run(c, storm);
+    expect(events.map((e) => e.event)).toEqual(['opened']);
+    const host = { level: 'host' as const, id: fleet.hosts[5]!.id };
+    const again = T0 + 200 * S;
+    expect(run(c, [alert(host, 'HostDown', 'firing', again)])).toEqual([]);
+    expect(c.advance(again + 59 * S)).toEqual([]);
+    run(c, [alert(host, 'HostDown', 'resolved', again + 60 * S, 'critical', again)]);
+    const [resolved] = c.advance(again + 60 * S + 300 * S);
+    expect(resolved).toMatchObject({
+      event: 'resolved',
+      id: events[0]!.id,
+      version: 2,
+      endsAt: again + 60 * S,
+    });
+    expect(c.get(events[0]!.id)!.timeline.map((t) => t.kind)).toEqual([
+      'opened',
+      'all-resolved',
+      'refired',
+      'all-resolved',
+      'resolved',
+    ]);
+  });
+
+  it('notifies again only when the severity rises', () => {
+    const c = new Correlator(topo);
+    const app = fleet.apps.find((a) => a.containers.length >= 4)!;
+    const refs = app.containers.map((i) => ({ level: 'container' as const, id: fleet.containers[i]!.id }));
+    const warn = refs.map((r, k) => alert(r, 'ContainerMemoryLeak', 'firing', T0 + k * S, 'warning'));
+    const events = run(c, warn);
+    events.push(...c.advance(T0 + 60 * S));
+    expect(events.map((e) => [e.event, e.severity])).toEqual([['opened', 'warning']]);
+    expect(events[0]!.rootCause).toEqual({ level: 'app', id: app.id, kind: 'app' });
+    // Same severity again: absorbed silently. A critical one: `updated`.
+    const more = [
+      alert(refs[0]!, 'ContainerOom', 'firing', T0 + 70 * S, 'warning'),
+      alert(refs[1]!, 'ContainerOom', 'firing', T0 + 80 * S, 'critical'),
+    ];
+    const later = run(c, more);
+    expect(later.map((e) => [e.event, e.severity, e.version])).toEqual([['updated', 'critical', 2]]);
+    expect(later[0]!.absorbed.total).toBe(refs.length + 2);
+  });
+
+  it('drops a group that fired and resolved within the group wait (a flap)', () => {
+    const c = new Correlator(topo);
+    const ref = { level: 'container' as const, id: fleet.containers[7]!.id };
+    run(c, [
+      alert(ref, 'ContainerCpuHigh', 'firing', T0),
+      alert(ref, 'ContainerCpuHigh', 'resolved', T0 + 5 * S, 'critical', T0),
+    ]);
+    expect(c.flush()).toEqual([]);
+    expect(c.stats()).toMatchObject({ flapsDropped: 1, opened: 0, activeAlerts: 0 });
+  });
+
+  it('a lone first alert becomes part of the storm that follows (one incident, updated once)', () => {
+    const c = new Correlator(topo);
+    const app = fleet.apps.find((a) => a.containers.length >= 6)!;
+    const refs = app.containers.map((i) => ({ level: 'container' as const, id: fleet.containers[i]!.id }));
+    const first = alert(refs[0]!, 'ContainerMemoryLeak', 'firing', T0, 'warning');
+    const rest = refs
+      .slice(1)
+      .map((r, k) => alert(r, 'ContainerMemoryLeak', 'firing', T0 + 40 * S + k * S, 'warning'));
+    const events = run(c, [first, ...rest]);
+    events.push(...c.advance(T0 + 120 * S));
+    expect(events.map((e) => [e.event, e.rootCause.kind])).toEqual([
+      ['opened', 'self'],
+      ['updated', 'app'],
+    ]);
+    expect(events[1]!.id).toBe(events[0]!.id);
+    expect(events[1]!.absorbed.total).toBe(refs.length);
+    expect(c.incidents()).toHaveLength(1);
+  });
+
+  it('keeps two simultaneous host failures in different racks apart', () => {
+    const c = new Correlator(topo);
+    const a = 0;
+    const b = fleet.hosts.findIndex((h) => h.rack !== fleet.hosts[a]!.rack && h.idc !== fleet.hosts[a]!.idc);
+    const storm = [...hostDown(fleet, a, T0, T0 + 300 * S), ...hostDown(fleet, b, T0 + 2 * S, T0 + 300 * S)];
+    storm.sort((x, y) => x.at - y.at);
+    const events = [...run(c, storm), ...c.flush()];
+    const opened = events.filter((e) => e.event === 'opened');
+    expect(opened.map((e) => e.rootCause.id).sort()).toEqual([fleet.hosts[a]!.id, fleet.hosts[b]!.id].sort());
+    expect(events.filter((e) => e.event === 'resolved')).toHaveLength(2);
+  });
+
+  it('gives the same ids and events for the same input, whatever the order it arrives in', () => {
+    const storm = hostDown(fleet, 9, T0, T0 + 300 * S);
+    const sorted = new Correlator(topo);
+    for (const a of storm) sorted.ingest(a);
+    const expected = sorted.flush();
+    const shuffled = new Correlator(topo);
+    for (const a of storm.slice().reverse()) shuffled.ingest(a);
+    expect(shuffled.flush()).toEqual(expected);
+    expect(expected[0]!.id).toMatch(/^inc-[0-9a-f]{14}$/);
+  });
+
+  it('survives a restart from a snapshot without repeating or losing notifications', () => {
+    const storm = [
+      ...hostDown(fleet, 2, T0, T0 + 200 * S),
+      ...hostDown(fleet, 30, T0 + 100 * S, T0 + 400 * S),
+    ];
+    storm.sort((x, y) => x.at - y.at);
+    const whole = new Correlator(topo);
+    const expected = [...run(whole, storm), ...whole.flush()];
+    expect(expected.map((e) => e.event)).toEqual(['opened', 'opened', 'resolved', 'resolved']);
+
+    for (const cut of [5, 12, 20, 30, storm.length - 3]) {
+      const first = new Correlator(topo);
+      const before = run(first, storm.slice(0, cut));
+      const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as CorrelatorSnapshot;
+      const second = Correlator.restore(topo, snapshot);
+      const after = [...run(second, storm.slice(cut)), ...second.flush()];
+      expect([...before, ...after], `cut at ${cut}`).toEqual(expected);
+    }
+  });
+
+  it('counts what it cannot use instead of failing', () => {
+    const c = new Correlator(topo);
+    const ghost = { level: 'container' as const, id: 'not-in-topology' };
+    run(c, [
+      alert(ghost, 'X', 'resolved', T0),
+      alert(ghost, 'X', 'firing', T0 + S),
+      alert(ghost, 'X', 'firing', T0 + 2 * S),
+    ]);
+    const events = c.flush();
+    expect(events.map((e) => [e.event, e.rootCause])).toEqual([
+      ['opened', { level: 'container', id: 'not-in-topology', kind: 'self' }],
+    ]);
+    expect(c.stats()).toMatchObject({ orphanResolved: 1, duplicates: 1 });
+  });
+
+  it('places entities the topology does not know from their alert labels', () => {
+    const c = new Correlator(topo);
+    const host = { level: 'host' as const, id: 'new-host' };
+    const storm = [alert(host, 'HostDown', 'firing', T0)];
+    for (let k = 0; k < 8; k++) {
+      storm.push(
+        alert(
+          { level: 'container', id: `new-c${k}` },
+          'ContainerDown',
+          'firing',
+          T0 + S,
+          'critical',
+          T0 + S,
+          { host: 'new-host' },
+        ),
+      );
+    }
+    const [opened] = [...run(c, storm), ...c.advance(T0 + 60 * S)];
+    expect(opened).toMatchObject({
+      rootCause: { level: 'host', id: 'new-host', kind: 'host' },
+      absorbed: { total: 9 },
+    });
+  });
+
+  it('rejects options that make no sense', () => {
+    expect(() => new Correlator(topo, { groupWaitMs: -1 })).toThrow(RangeError);
+    expect(() => new Correlator(topo, { backgroundRate: 0 })).toThrow(RangeError);
+    expect(() => Correlator.restore(topo, { version: 2 } as unknown as CorrelatorSnapshot)).toThrow(
+      /snapshot/,
+    );
+  });
+});
