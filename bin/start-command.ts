@@ -1,8 +1,143 @@
 import type { Config } from '../core/config.js';
+import { createLogger } from '../core/log.js';
+import { Pipeline } from '../engine/pipeline.js';
+import { createKafka } from '../ingest/kafka/client.js';
+import { KafkaMetricsConsumer } from '../ingest/kafka/metrics-consumer.js';
+import { TopologyFeed } from '../ingest/kafka/topology-feed.js';
+import type { PointSink } from '../ingest/sink.js';
+import { InfluxPointSink } from '../ingest/tsdb/influx-writer.js';
+import { MemorySeriesStore } from '../ingest/tsdb/memory-store.js';
+import { TopologyGraph } from '../topology/graph.js';
+import { loadTopologyFile } from '../topology/records.js';
 
-export async function runStart(_config: Config): Promise<number> {
-  process.stderr.write(
-    'converge start: the Kafka consumer is being wired in; use `converge replay` meanwhile\n',
+/**
+ * `converge start --config FILE`: the production process. One instance of the consumer group on
+ * the `metrics` topic (run more for more throughput; Kafka balances the partitions), writing to
+ * the TSDB, learning the topology from the metrics, the CMDB files and the `topology` topic.
+ * SIGTERM/SIGINT stop it cleanly: the batch in hand is finished and committed, nothing is lost.
+ */
+export async function runStart(config: Config): Promise<number> {
+  const log = createLogger(config.log.level);
+  if (!config.kafka) {
+    process.stderr.write(
+      'converge start: the config has no `kafka` section (brokers to consume `metrics` from); ' +
+        'add one, or run `converge demo` for the embedded engine\n',
+    );
+    return 2;
+  }
+  const kafkaConfig = config.kafka;
+  const topology = new TopologyGraph({
+    ttlMs: config.topology.ttl,
+    mapping: config.topology.mapping,
+    attributeTags: config.topology.attributeTags,
+  });
+  await loadTopologyFiles(topology, config.topology.files, log);
+
+  const sink: PointSink = config.tsdb
+    ? new InfluxPointSink({
+        url: config.tsdb.url,
+        org: config.tsdb.org,
+        bucket: config.tsdb.bucket,
+        token: config.tsdb.token,
+        precision: config.tsdb.precision,
+        batchSize: config.tsdb.batchSize,
+        flushIntervalMs: config.tsdb.flushInterval,
+        gzipThreshold: config.tsdb.gzip ? 1000 : false,
+        logger: log,
+      })
+    : new MemorySeriesStore();
+  if (!config.tsdb) log.warn('no `tsdb` section: points are kept in memory only (recent window per series)');
+
+  const pipeline = new Pipeline(topology, { latenessMs: config.detect.lateness });
+  let fatal: Error | undefined;
+  let stop: (code: number) => void = () => {};
+  const consumer = new KafkaMetricsConsumer({
+    brokers: kafkaConfig.brokers,
+    clientId: kafkaConfig.clientId,
+    groupId: kafkaConfig.groupId,
+    topic: kafkaConfig.topics.metrics,
+    dlqTopic: kafkaConfig.topics.dlq,
+    partitions: kafkaConfig.partitions,
+    format: config.input.format,
+    precision: config.input.precision,
+    sink,
+    maxInFlightPoints: kafkaConfig.maxInFlightPoints,
+    onPoints: (points) => {
+      pipeline.accept(points);
+      pipeline.advance();
+    },
+    consumer: {
+      onFatal: (e) => {
+        fatal = e;
+        log.error({ err: e.message }, 'Kafka consumer stopped for good; exiting so that a supervisor restarts it');
+        stop(1);
+      },
+    },
+    logger: log,
+  });
+  const feed = new TopologyFeed(topology, {
+    kafka: createKafka({ brokers: kafkaConfig.brokers, clientId: kafkaConfig.clientId, logger: log }),
+    topic: kafkaConfig.topics.topology,
+    groupPrefix: `${kafkaConfig.groupId}-topology`,
+    logger: log,
+  });
+
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    stop = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(timer);
+      log.info({ code }, 'stopping');
+      Promise.allSettled([consumer.shutdown(), feed.shutdown()])
+        .then((results) => {
+          for (const r of results) if (r.status === 'rejected') log.error({ err: String(r.reason) }, 'shutdown step failed');
+          resolve(fatal ? 1 : code);
+        })
+        .catch(() => resolve(1));
+    };
+  });
+  process.once('SIGTERM', () => stop(0));
+  process.once('SIGINT', () => stop(0));
+
+  const timer = setInterval(() => {
+    const p = pipeline.stats();
+    log.info(
+      {
+        consumer: consumer.stats(),
+        pipeline: { points: p.points, unplaced: p.unplaced, expired: p.expired, watermark: p.watermark },
+        topology: topology.counts(),
+        feed: feed.stats(),
+      },
+      'stats',
+    );
+  }, 10_000);
+  timer.unref();
+
+  await Promise.all([consumer.start(), feed.start()]);
+  log.info(
+    { brokers: kafkaConfig.brokers, topic: kafkaConfig.topics.metrics, group: kafkaConfig.groupId, tsdb: config.tsdb?.url },
+    'converge started',
   );
-  return 1;
+  return done;
+}
+
+async function loadTopologyFiles(
+  topology: TopologyGraph,
+  files: readonly string[],
+  log: ReturnType<typeof createLogger>,
+): Promise<void> {
+  // CMDB-declared entities never expire, so the load time only stamps their "last seen".
+  const at = Date.now();
+  for (const file of files) {
+    const { records, errors } = await loadTopologyFile(file);
+    let applied = 0;
+    for (const r of records) {
+      const problem = topology.apply(r, at);
+      if (problem === undefined) applied++;
+      else errors.push({ source: file, line: 0, reason: problem, message: `${file}: ${r.level} ${r.id}: ${problem}` });
+    }
+    for (const e of errors.slice(0, 20)) log.warn({ problem: e.message }, 'topology record rejected');
+    log.info({ file, applied, rejected: errors.length }, 'topology file loaded');
+  }
 }

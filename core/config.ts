@@ -54,7 +54,8 @@ const TsdbSection = z.strictObject({
   token: z.string().default(''),
   precision: z.enum(['ns', 'us', 'ms', 's']).default('ns'),
   batchSize: z.number().int().min(1).max(1_000_000).default(5000),
-  flushInterval: duration.default(1000),
+  /** 0: a partial batch goes as soon as a request slot is free (batches form while one is in flight). */
+  flushInterval: duration.default(0),
   gzip: z.boolean().default(true),
 });
 
