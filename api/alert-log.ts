@@ -23,6 +23,7 @@ export class AlertLog {
   private resolvedEvents = 0;
   /** Bumped on every change (health caches key on it). */
   version = 0;
+  private readonly listeners: Array<(entity: EntityRef) => void> = [];
 
   constructor(options: AlertLogOptions = {}) {
     const limit = options.recentLimit ?? 10_000;
@@ -30,9 +31,15 @@ export class AlertLog {
     this.recent = new Array(limit);
   }
 
+  /** Called with the entity of every alert state change (health invalidates its scores). */
+  onChange(listener: (entity: EntityRef) => void): void {
+    this.listeners.push(listener);
+  }
+
   record(a: AlertEvent): void {
     this.received++;
     this.version++;
+    for (const l of this.listeners) l(a.entity);
     const key = a.entity.level + ':' + a.entity.id;
     if (a.state === 'firing') {
       this.firingEvents++;

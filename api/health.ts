@@ -17,8 +17,10 @@ import type { HealthPort, TopologyPort } from './ports.js';
  * IDC's hosts). When the detection engine is given, its view (which also weighs anomaly scores
  * of the entity's series) is merged in: the worse of the two scores counts.
  *
- * Scores are computed for the whole fleet at once and kept until the alerts change, and at
- * most `maxAgeMs` while they keep changing, so a busy dashboard costs one pass per second.
+ * Scores are memoized: an alert state change drops the scores of its entity and of everything
+ * above it (host, rack, IDC, app), so answers follow the alerts at once; the whole memo is
+ * dropped every `maxAgeMs` for what is not tracked (topology changes, anomaly scores). The
+ * worst-first lists of GET /health are rebuilt at most every `maxAgeMs` while alerts change.
  */
 export interface DetectionHealth {
   health(ref: EntityRef): EntityHealth | undefined;
@@ -27,22 +29,17 @@ export interface DetectionHealth {
 
 export interface AlertHealthOptions {
   detection?: DetectionHealth;
-  /** Longest a computed fleet view is served while alerts change. Default 1000 ms. */
+  /** Longest a memoized score or a worst-first list is kept. Default 1000 ms. */
   maxAgeMs?: number;
   now?: () => number;
-}
-
-interface FleetView {
-  version: number;
-  at: number;
-  memo: Map<string, EntityHealth>;
-  sorted: Map<Level, EntityHealth[]>;
 }
 
 const ROUND = (x: number) => Math.round(x * 10) / 10;
 
 export class AlertHealth implements HealthPort {
-  private view: FleetView | undefined;
+  private memo = new Map<string, EntityHealth>();
+  private memoAt: number;
+  private readonly sorted = new Map<Level, { version: number; at: number; list: EntityHealth[] }>();
   private readonly maxAgeMs: number;
   private readonly now: () => number;
 
@@ -53,6 +50,8 @@ export class AlertHealth implements HealthPort {
   ) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
     this.now = options.now ?? Date.now;
+    this.memoAt = this.now();
+    alerts.onChange((e) => this.invalidate(e));
   }
 
   health(ref: EntityRef): EntityHealth | undefined {
@@ -61,18 +60,21 @@ export class AlertHealth implements HealthPort {
       this.alerts.firingByEntity().has(ref.level + ':' + ref.id) ||
       this.options.detection?.health(ref) !== undefined;
     if (!known) return undefined;
-    return this.score(ref, this.fleet().memo);
+    return this.score(ref, this.fresh());
   }
 
   healthAll(level: Level): EntityHealth[] {
-    const view = this.fleet();
-    let list = view.sorted.get(level);
-    if (list !== undefined) return list;
+    const memo = this.fresh();
+    const now = this.now();
+    const cached = this.sorted.get(level);
+    if (cached !== undefined && (cached.version === this.alerts.version || now - cached.at < this.maxAgeMs)) {
+      return cached.list;
+    }
     const seen = new Set<string>();
-    list = [];
+    const list: EntityHealth[] = [];
     for (const id of this.topology.ids(level)) {
       seen.add(id);
-      list.push(this.score({ level, id }, view.memo));
+      list.push(this.score({ level, id }, memo));
     }
     const prefix = level + ':';
     for (const key of this.alerts.firingByEntity().keys()) {
@@ -80,28 +82,46 @@ export class AlertHealth implements HealthPort {
       const id = key.slice(prefix.length);
       if (seen.has(id)) continue;
       seen.add(id);
-      list.push(this.score({ level, id }, view.memo));
+      list.push(this.score({ level, id }, memo));
     }
     const detection = this.options.detection;
     if (detection !== undefined) {
       for (const h of detection.healthAll(level)) {
         if (seen.has(h.entity.id)) continue;
-        list.push(this.score(h.entity, view.memo));
+        list.push(this.score(h.entity, memo));
       }
     }
     list.sort(
       (a, b) => a.score - b.score || (a.entity.id < b.entity.id ? -1 : a.entity.id > b.entity.id ? 1 : 0),
     );
-    view.sorted.set(level, list);
+    this.sorted.set(level, { version: this.alerts.version, at: now, list });
     return list;
   }
 
-  private fleet(): FleetView {
+  private fresh(): Map<string, EntityHealth> {
     const now = this.now();
-    const v = this.view;
-    if (v !== undefined && (v.version === this.alerts.version || now - v.at < this.maxAgeMs)) return v;
-    this.view = { version: this.alerts.version, at: now, memo: new Map(), sorted: new Map() };
-    return this.view;
+    if (now - this.memoAt >= this.maxAgeMs) {
+      this.memo = new Map();
+      this.memoAt = now;
+    }
+    return this.memo;
+  }
+
+  /** An alert on `e` changed: its score and every roll-up above it are stale. */
+  private invalidate(e: EntityRef): void {
+    const memo = this.memo;
+    if (memo.size === 0) return;
+    const t = this.topology;
+    memo.delete(e.level + ':' + e.id);
+    if (e.level === 'container') {
+      const app = t.appOf(e.id);
+      if (app !== undefined) memo.delete('app:' + app);
+    }
+    let at = t.parent(e);
+    for (let hops = 0; at !== undefined && hops < 8; hops++) {
+      memo.delete(at.level + ':' + at.id);
+      at = t.parent(at);
+    }
   }
 
   private score(ref: EntityRef, memo: Map<string, EntityHealth>): EntityHealth {

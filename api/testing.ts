@@ -130,3 +130,62 @@ export class ScenarioEngine {
     await this.notifier.shutdown();
   }
 }
+
+/** A parsed JSON response body; the tests' expectations are what check its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: loosely typed on purpose, see above
+export type Json = any;
+
+export interface ApiResponse<T = Json> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** Real HTTP requests (fetch) to a listening API, with an optional bearer token. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly token?: string,
+  ) {}
+
+  withToken(token: string | undefined): ApiClient {
+    return new ApiClient(this.baseUrl, token);
+  }
+
+  get<T = Json>(path: string, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('GET', path, undefined, headers);
+  }
+
+  post<T = Json>(
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
+    return this.request<T>('POST', path, body, headers);
+  }
+
+  delete<T = Json>(path: string, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    return this.request<T>('DELETE', path, undefined, headers);
+  }
+
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
+    const h: Record<string, string> = { ...headers };
+    if (this.token !== undefined) h.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === 'string' ? body : JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
+    const r = await fetch(this.baseUrl + path, { method, headers: h, body: payload });
+    const text = await r.text();
+    let parsed: unknown = text;
+    if ((r.headers.get('content-type') ?? '').includes('json') && text !== '') parsed = JSON.parse(text);
+    return { status: r.status, headers: r.headers, body: parsed as T, text };
+  }
+}

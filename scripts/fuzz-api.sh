@@ -62,11 +62,12 @@ echo "fuzz-api: server $(head -n 1 "$workdir/server.out")" >&2
 report=()
 if [ -n "${FUZZ_REPORT_DIR:-}" ]; then
   mkdir -p "$FUZZ_REPORT_DIR"
-  report=(--report junit --report-junit-path "$FUZZ_REPORT_DIR/fuzz-api.junit.xml")
+  report=(--report junit --report-junit-path "$(cd "$FUZZ_REPORT_DIR" && pwd)/fuzz-api.junit.xml")
 fi
 
 status=0
-"$venv/bin/schemathesis" --no-color run "$url/openapi.json" \
+# schemathesis and hypothesis keep caches in the working directory: the temporary one, not the repo.
+(cd "$workdir" && "$venv/bin/schemathesis" --no-color run "$url/openapi.json" \
   --url "$url" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
@@ -76,7 +77,7 @@ status=0
   --workers 2 \
   --request-timeout 20 \
   --suppress-health-check all \
-  "${report[@]}" || status=$?
+  "${report[@]}") || status=$?
 
 if [ "$status" -ne 0 ]; then
   echo "fuzz-api: schemathesis found problems (exit $status); server log tail:" >&2
