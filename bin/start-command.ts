@@ -69,7 +69,10 @@ export async function runStart(config: Config): Promise<number> {
     consumer: {
       onFatal: (e) => {
         fatal = e;
-        log.error({ err: e.message }, 'Kafka consumer stopped for good; exiting so that a supervisor restarts it');
+        log.error(
+          { err: e.message },
+          'Kafka consumer stopped for good; exiting so that a supervisor restarts it',
+        );
         stop(1);
       },
     },
@@ -91,7 +94,8 @@ export async function runStart(config: Config): Promise<number> {
       log.info({ code }, 'stopping');
       Promise.allSettled([consumer.shutdown(), feed.shutdown()])
         .then((results) => {
-          for (const r of results) if (r.status === 'rejected') log.error({ err: String(r.reason) }, 'shutdown step failed');
+          for (const r of results)
+            if (r.status === 'rejected') log.error({ err: String(r.reason) }, 'shutdown step failed');
           resolve(fatal ? 1 : code);
         })
         .catch(() => resolve(1));
@@ -116,7 +120,12 @@ export async function runStart(config: Config): Promise<number> {
 
   await Promise.all([consumer.start(), feed.start()]);
   log.info(
-    { brokers: kafkaConfig.brokers, topic: kafkaConfig.topics.metrics, group: kafkaConfig.groupId, tsdb: config.tsdb?.url },
+    {
+      brokers: kafkaConfig.brokers,
+      topic: kafkaConfig.topics.metrics,
+      group: kafkaConfig.groupId,
+      tsdb: config.tsdb?.url,
+    },
     'converge started',
   );
   return done;
@@ -135,7 +144,13 @@ async function loadTopologyFiles(
     for (const r of records) {
       const problem = topology.apply(r, at);
       if (problem === undefined) applied++;
-      else errors.push({ source: file, line: 0, reason: problem, message: `${file}: ${r.level} ${r.id}: ${problem}` });
+      else
+        errors.push({
+          source: file,
+          line: 0,
+          reason: problem,
+          message: `${file}: ${r.level} ${r.id}: ${problem}`,
+        });
     }
     for (const e of errors.slice(0, 20)) log.warn({ problem: e.message }, 'topology record rejected');
     log.info({ file, applied, rejected: errors.length }, 'topology file loaded');

@@ -1,0 +1,94 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FleetGenerator } from '../scripts/produce-metrics.js';
+
+// `converge replay` as a user runs it: the CLI in its own process, on a file, printing counts.
+const dir = mkdtempSync(join(tmpdir(), 'converge-replay-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function converge(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'bin/cli.ts', ...args], {
+    encoding: 'utf8',
+    input,
+    maxBuffer: 64 << 20,
+  });
+  const lines = r.stdout.trimEnd().split('\n');
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, last: lines[lines.length - 1] ?? '' };
+}
+
+describe('converge replay', () => {
+  it('counts a 1,000,000-line Telegraf-style file exactly', () => {
+    // 50 hosts x 20 containers, 45 points per host-second, 445 s: 1,001,250 points, plus 0.5%
+    // malformed lines of five kinds (bad values, missing fields, unescaped spaces, bad
+    // timestamps, garbage bytes) mixed in.
+    const gen = new FleetGenerator({
+      hosts: 50,
+      containersPerHost: 20,
+      seconds: 445,
+      malformedFraction: 0.005,
+      seed: 7,
+    });
+    // A Kafka message holds whole lines without a final newline: one per message in the file.
+    const parts: Buffer[] = [];
+    const newline = Buffer.from('\n');
+    for (const m of gen.messages()) parts.push(m.value, newline);
+    const file = join(dir, 'fleet.lp');
+    writeFileSync(file, Buffer.concat(parts));
+    const truth = gen.truth;
+    expect(truth.lines).toBeGreaterThanOrEqual(1_000_000);
+
+    const r = converge(['replay', file, '--format', 'lp', '--summary-json', '--quiet']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary.points).toBe(truth.goodPoints);
+    expect(summary.points).toBe(1_001_250);
+    expect(summary.malformed).toBe(truth.malformed.length);
+    expect(summary.series).toBe(truth.series);
+    expect(summary.entities).toEqual({ idc: 2, rack: 8, host: 50, container: 1000, app: 20 });
+    expect(summary.alerts).toBe(0);
+    expect(summary.incidents).toBe(0);
+    expect(summary.wallMs).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('matches the shared example and names each bad line on stderr', () => {
+    const r = converge(['replay', 'fixtures/streams/fleet-sample.lp', '--format', 'lp', '--summary-json']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary).toMatchObject({
+      points: 1560,
+      malformed: 94,
+      entities: { idc: 2, rack: 2, host: 40, container: 200, app: 6 },
+    });
+    const shown = r.stderr.split('\n').filter((l) => /^fixtures\/streams\/fleet-sample\.lp:\d+: /.test(l));
+    expect(shown).toHaveLength(20);
+    expect(r.stderr).toContain('74 more rejected line(s) not shown');
+  });
+
+  it('reads stdin and JSON', () => {
+    const json =
+      '{"metrics":[{"name":"cpu","tags":{"host":"h1","dc":"d1","rack":"r1"},"fields":{"usage_idle":91.5},"timestamp":1704067200},' +
+      '{"name":"mem","tags":{"host":"h1"},"fields":{"used_percent":"high"},"timestamp":"nope"}]}\n' +
+      '{"name":"docker_container_mem","tags":{"host":"h1","container_name":"c1","app":"web"},"fields":{"usage":1024},"timestamp":1704067201}\n';
+    const r = converge(['replay', '-', '--format', 'json', '--summary-json', '--quiet'], json);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.last)).toMatchObject({
+      points: 2,
+      malformed: 1,
+      series: 2,
+      entities: { idc: 1, rack: 1, host: 1, container: 1, app: 1 },
+    });
+  });
+
+  it('refuses a bad config with the offending key and exit code 2', () => {
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'tsdb:\n  url: not-a-url\ninput:\n  fromat: lp\n');
+    const r = converge(['replay', 'fixtures/streams/fleet-sample.lp', '--config', cfg]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('tsdb.url');
+    expect(r.stderr).toContain('input: unknown key fromat');
+  });
+});
