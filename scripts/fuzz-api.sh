@@ -57,7 +57,7 @@ if [ -z "$url" ]; then
   echo "fuzz-api: the fixture server did not start within 120 s" >&2
   exit 1
 fi
-echo "fuzz-api: server $(head -n 1 "$workdir/server.out")" >&2
+echo "fuzz-api: fuzzing $url (fixture server over the JD storm, throwaway token)" >&2
 
 report=()
 if [ -n "${FUZZ_REPORT_DIR:-}" ]; then
