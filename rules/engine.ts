@@ -1,12 +1,5 @@
 import type { AlertEvent, EntityRef, FieldValue, Level, Point, TopologyView } from '../core/types.js';
-import {
-  BASELINE_STRIDE,
-  type BaselineConfig,
-  DEFAULT_BASELINE,
-  type Direction,
-  initBaseline,
-  updateBaseline,
-} from '../scoring/baseline.js';
+import { type BaselineConfig, DEFAULT_BASELINE, updateBaseline } from '../scoring/baseline.js';
 import {
   alertWeight,
   childrenAggregate,
@@ -16,21 +9,13 @@ import {
   ownScore,
   rollUp,
 } from '../scoring/health.js';
-import {
-  initSeasonal,
-  newSeasonalVerdict,
-  SEASONAL_HEADER,
-  type SeasonalVerdict,
-  seasonalStride,
-  updateSeasonal,
-} from '../scoring/seasonal.js';
-import { initTrend, newTrendVerdict, type TrendVerdict, trendStride, updateTrend } from '../scoring/trend.js';
+import { newSeasonalVerdict, type SeasonalVerdict, updateSeasonal } from '../scoring/seasonal.js';
+import { newTrendVerdict, type TrendVerdict, updateTrend } from '../scoring/trend.js';
 import { DEFAULT_TAG_MAPPING, type ResolvedEntities, TagResolver } from '../topology/mapping.js';
-import { alertFingerprint } from './fingerprint.js';
+import { alertFingerprint, FNV_OFFSET, fnv1a } from './fingerprint.js';
 import { matchesTags } from './matchers.js';
 import {
   type AbsenceRule,
-  type ComparisonOp,
   type GroupRule,
   isPredictive,
   type Rule,
@@ -39,26 +24,45 @@ import {
   type ThresholdRule,
   type TrendRule,
 } from './model.js';
-import { Float64Arena, SlotAllocator, SlotIndex, StagedList } from './slab.js';
+import { SlotAllocator, SlotIndex } from './slab.js';
 import { renderTemplate } from './template.js';
+import {
+  buildWatchSet,
+  type Consumer,
+  FN_RATE,
+  FN_VALUE,
+  K_INDICATOR,
+  K_SEASONAL,
+  K_THRESHOLD,
+  K_TREND,
+  OP_EQ,
+  OP_GE,
+  OP_GT,
+  OP_LE,
+  OP_LT,
+  WatchSet,
+} from './watch.js';
 
 /**
  * The detection stage: decoded points in, alert state changes out, on event time.
  *
  * Contract:
  * - `process(point)` is the hot path. It updates per-series state (rules, baselines,
- *   predictive detectors) and may decide transitions, but never delivers events.
+ *   predictive detectors) and decides transitions, but never delivers events.
  * - `advance(watermark)` moves event time forward: `for` durations elapse, resolve periods end,
  *   silent hosts become HostDown, silent series go stale and expire. It returns every alert
  *   state change since the previous call, sorted by event time, and also hands each to
  *   `onAlert`. The caller owns the watermark (see WatermarkTracker): after each batch it passes
  *   max event time - allowed lateness, and at the end of a finite stream the max event time.
+ *   How often advance is called changes when events are delivered, not which events happen or
+ *   their event times: a gap in the data is noticed when the data resumes too.
  * - `health(ref)` / `healthAll(level)` give live 0..100 health scores (scoring/health.ts).
  *
- * State: per series a slot in typed arrays plus one fixed-size block of doubles laid out by the
- * series' watch set; per entity a slot in typed arrays. Alert instances exist only while a
- * condition holds. Nothing keeps raw history. Replaying the same points with the same
- * watermarks gives the same events.
+ * State: per series one record in a Float64Array plus one fixed-size block laid out by its
+ * watch set (rules/watch.ts); per entity a slot in typed arrays. Alert instances exist only
+ * while a condition holds. Nothing keeps raw history. Silence is found by sweeps over the
+ * tables every `sweepMs` of event time (cheap sequential scans) rather than by per-point list
+ * maintenance.
  */
 
 export interface EntityTagResolver {
@@ -95,10 +99,6 @@ export interface DetectionStats {
   watermark: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Levels, compiled watches
-// ---------------------------------------------------------------------------------------------
-
 const LEVEL_ORDER: readonly Level[] = ['container', 'host', 'app', 'rack', 'idc'];
 const L_CONTAINER = 0;
 const L_HOST = 1;
@@ -107,85 +107,34 @@ const L_RACK = 3;
 const L_IDC = 4;
 const LEVEL_INDEX: Record<Level, number> = { container: 0, host: 1, app: 2, rack: 3, idc: 4 };
 
-const FN_VALUE = 0;
-const FN_RATE = 1;
-const FN_DERIV = 2;
+/**
+ * Series records: 32 bytes per series in one buffer, seen as Int32Array (`ser`, 8 ints per
+ * record) and Float64Array (`serTime`, the last sample time in the record's first 8 bytes), so
+ * that the hot path touches one cache line of series state (plus the block of its watch set).
+ */
+const SER = 8;
+const S_OWNER = 2;
+const S_BLOCK = 3;
+const S_HASH = 4;
+const S_NEXT = 5; // next series of the same owner entity
+const S_MEAS = 6; // measurement id
+const S_WS = 7; // watch set id
 
-const K_THRESHOLD = 0;
-const K_INDICATOR = 1;
-const K_TREND = 2;
-const K_SEASONAL = 3;
-
-const OP_GT = 0;
-const OP_GE = 1;
-const OP_LT = 2;
-const OP_LE = 3;
-const OP_EQ = 4;
-// 5: '!='
-const OP_CODE: Record<ComparisonOp, number> = { '>': 0, '>=': 1, '<': 2, '<=': 3, '==': 4, '!=': 5 };
-
-/** Where a value comes from: a field, maybe as a per-second rate, maybe divided by another. */
-interface ValueSource {
-  key: string;
-  field: string;
-  fn: number;
-  divideBy: string | undefined;
-  /** Offset of [previous raw value, previous time] in the block (rate/deriv only), else -1. */
-  off: number;
-}
-
-interface Consumer {
-  key: string;
-  kind: number;
-  source: number;
-  off: number;
-  len: number;
-  rule: ThresholdRule | TrendRule | SeasonalRule | undefined;
-  op: number;
-  threshold: number;
-  /** Threshold rules: the value that counts as clear (threshold -/+ margin). */
-  clearBound: number;
-  direction: Direction;
-  baseline: BaselineConfig | undefined;
-}
-
-/** The layout of one kind of series' state: which values it reads and who consumes them. */
-class WatchSet {
-  readonly arena: Float64Arena;
-  /** Offsets of the anomaly scores (indicators, seasonal) within a block, for health. */
-  readonly scoreOffsets: number[];
-
-  constructor(
-    readonly version: number,
-    readonly sources: ValueSource[],
-    readonly consumers: Consumer[],
-    readonly stride: number,
-  ) {
-    this.arena = new Float64Arena(stride, stride === 0 ? 1 : 64);
-    this.scoreOffsets = [];
-    for (const c of consumers) {
-      if (c.kind === K_INDICATOR) this.scoreOffsets.push(c.off + 2);
-      else if (c.kind === K_SEASONAL) this.scoreOffsets.push(c.off + 1 + 4);
-    }
-  }
-}
+/** Absence rules per level tracked in the per-entity bit masks. */
+const MAX_ABSENCE_RULES = 8;
 
 interface MeasurementPlan {
   specs: Array<{ rule: ThresholdRule | TrendRule | SeasonalRule; levelIdx: number }>;
   sets: Map<string, WatchSet>;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Alert instances (exist only while a condition holds or an alert fires)
-// ---------------------------------------------------------------------------------------------
-
 const PENDING = 0;
 const FIRING = 1;
 
+/** An alert that is pending or firing (exists only while its condition holds). */
 class AlertInstance {
   state = PENDING;
   index = -1;
-  activeSince = 0;
   due = 0;
   lastT = 0;
   value = 0;
@@ -209,8 +158,6 @@ class AlertInstance {
   ) {}
 }
 
-// ---------------------------------------------------------------------------------------------
-
 const EMPTY_TAGS: Readonly<Record<string, string>> = Object.freeze({});
 
 export class DetectionEngine {
@@ -220,6 +167,7 @@ export class DetectionEngine {
   private readonly staleAfterMs: number;
   private readonly seriesTtlMs: number;
   private readonly entityTtl: Float64Array;
+  private readonly sweepMs: number;
   private readonly baselineConfig: BaselineConfig;
   private readonly topologyTags: Set<string>;
 
@@ -230,24 +178,29 @@ export class DetectionEngine {
   private plans = new Map<string, MeasurementPlan>();
   private emptySet: WatchSet;
   private absenceByLevel: AbsenceRule[][] = [[], [], [], [], []];
-  /** Shortest absence rule of any level: gaps at least this long are remembered. */
+  /** Shortest absence rule of any level: gaps at least this long are looked at when data resumes. */
   private minAbsenceMs = Number.POSITIVE_INFINITY;
   private groupsByChildRule = new Map<string, GroupRule[]>();
-  private stageBase = new Int32Array(5);
 
   // Series.
   private readonly seriesSlots = new SlotAllocator();
+  private ser = new Int32Array(1024 * SER);
+  private serTime = new Float64Array(this.ser.buffer);
   private serTags: Array<Readonly<Record<string, string>> | undefined> = [];
+  /** The measurement string as the decoder shares it per series (a pointer compare per point). */
   private serMeasurement: Array<string | undefined> = [];
-  private serWatch: Array<WatchSet | undefined> = [];
-  private serBlock = new Int32Array(1024);
-  private serLast = new Float64Array(1024);
-  private serHash = new Int32Array(1024);
-  private serOwner = new Int32Array(1024);
-  private serNextInEntity = new Int32Array(1024);
-  private readonly seriesList = new StagedList(2, 1024);
+  /** Watch sets by id (ids stay valid across reloads; series move on their next point). */
+  private watchSets: WatchSet[] = [];
+  private readonly measurementIds = new Map<string, number>();
+  private readonly measurementNames: string[] = [];
+  private lastMeasurement = '';
+  private lastMeasurementId = -1;
+  /** 1 once a silent series' alerts were ended (until it reports again). */
+  private serStale = new Uint8Array(1024);
+  /** The series that came after this one last time (-1: none yet). */
+  private succ = new Int32Array(1024).fill(-1);
+  private prevSeries = -1;
   private readonly seriesIndex: SlotIndex;
-  private byTags = new WeakMap<object, number>();
 
   // Entities.
   private readonly entitySlots = new SlotAllocator();
@@ -272,7 +225,8 @@ export class DetectionEngine {
   /** The last silence long enough for an absence rule: [from, to) in event time. */
   private entGapFrom = new Float64Array(256);
   private entGapTo = new Float64Array(256);
-  private entityList: StagedList;
+  /** Per absence rule i of the level: bit i = firing, bit 8 + i = handled (fired or skipped). */
+  private entAbsence = new Uint16Array(256);
   private entityGeneration = 0;
   private childIndexCache: { generation: number; byParent: Map<number, number[]> } | undefined;
 
@@ -289,6 +243,7 @@ export class DetectionEngine {
 
   // Progress.
   private wm = Number.NEGATIVE_INFINITY;
+  private nextSweep = Number.NEGATIVE_INFINITY;
   private maxTime = Number.NEGATIVE_INFINITY;
   private points = 0;
   private late = 0;
@@ -311,12 +266,12 @@ export class DetectionEngine {
       const def = level === 'container' ? 3_600_000 : 86_400_000;
       this.entityTtl[LEVEL_INDEX[level]] = Math.max(ttl[level] ?? def, this.seriesTtlMs);
     }
+    this.sweepMs = Math.min(30_000, Math.max(1000, this.staleAfterMs / 4));
     this.baselineConfig = { ...DEFAULT_BASELINE, ...options.baseline };
     const mapping = this.resolver.mapping ?? DEFAULT_TAG_MAPPING;
     this.topologyTags = new Set(LEVEL_ORDER.flatMap((l) => [...mapping[l]]));
-    this.seriesIndex = new SlotIndex((s) => this.serHash[s]!, 1024);
-    this.emptySet = new WatchSet(0, [], [], 0);
-    this.entityList = new StagedList(5, 256);
+    this.seriesIndex = new SlotIndex((s) => this.ser[s * SER + S_HASH]!, 1024);
+    this.emptySet = this.newEmptySet();
     this.installRules(Array.isArray(options.rules) ? options.rules : (options.rules as RuleSet).rules);
   }
 
@@ -329,72 +284,81 @@ export class DetectionEngine {
     const t = p.time;
     if (t > this.maxTime) this.maxTime = t;
     const tags = p.tags;
-    let s = this.byTags.get(tags);
-    if (s === undefined) {
-      s = this.lookupSlow(p);
-      this.byTags.set(tags, s);
-    } else if (this.serTags[s] !== tags || this.serMeasurement[s] !== p.measurement) {
-      // Another measurement shares this tags object, or the slot was reused: look up by content.
-      s = this.lookupSlow(p);
+    // Agents send their series in the same order every interval: try the series that followed
+    // the previous one last time (sequential memory), then the tags -> series map.
+    const prev = this.prevSeries;
+    let s = prev >= 0 ? this.succ[prev]! : -1;
+    if (
+      s < 0 ||
+      this.serTags[s] !== tags ||
+      this.measurementNames[this.ser[s * SER + S_MEAS]!] !== p.measurement
+    ) {
+      s = this.findSeries(p);
+      if (prev >= 0) this.succ[prev] = s;
     }
-    const last = this.serLast[s]!;
+    this.prevSeries = s;
+    const ser = this.ser;
+    const r = s * SER;
+    const last = this.serTime[s * 4]!;
     if (!(t > last)) {
       this.late++;
       return;
     }
-    // Silent past staleAfter without an advance() in between: its alerts ended back then.
-    if (t - last >= this.staleAfterMs && last > Number.NEGATIVE_INFINITY && this.seriesList.stage[s] === 0) {
-      this.endInstancesOf(s, last + this.staleAfterMs);
-    }
-    this.serLast[s] = t;
-    this.seriesList.moveToTail(s, 0);
-    const owner = this.serOwner[s]!;
-    if (owner >= 0) {
-      // A point proves its entity and the entities above it alive (a container's host and app,
-      // a host's rack and IDC; the links a level does not have are -1).
-      this.touchEntity(owner, t);
-      const host = this.entHost[owner]!;
-      if (host >= 0) this.touchEntity(host, t);
-      const app = this.entApp[owner]!;
-      if (app >= 0) this.touchEntity(app, t);
-      const up = host >= 0 ? host : owner;
-      const rack = this.entRack[up]!;
-      if (rack >= 0) this.touchEntity(rack, t);
-      const idc = this.entIdc[up]!;
-      if (idc >= 0) this.touchEntity(idc, t);
-    }
-    let ws = this.serWatch[s]!;
+    this.serTime[s * 4] = t;
+    const dt = t - last;
+    if (dt >= this.staleAfterMs) this.resumed(s, last);
+    const owner = ser[r + S_OWNER]!;
+    // A point proves its entity and those above it alive (a container's host and app, a host's
+    // rack and IDC); once the owner is at t, so are they.
+    if (owner >= 0 && this.touchEntity(owner, t)) this.touchParents(owner, t);
+    let ws = this.watchSets[ser[r + S_WS]!]!;
     if (ws.version !== this.version) ws = this.remap(s, ws);
-    if (ws.consumers.length !== 0) this.evaluate(s, ws, p, t);
+    if (ws.consumers.length !== 0)
+      this.evaluate(s, ws, p, t, dt === Number.POSITIVE_INFINITY ? Number.NaN : dt);
   }
 
-  private evaluate(s: number, ws: WatchSet, p: Point, t: number): void {
+  /** The series of a point by content (creating it if new). */
+  private findSeries(p: Point): number {
+    const m =
+      p.measurement === this.lastMeasurement ? this.lastMeasurementId : this.measurementId(p.measurement);
+    return this.lookupSlow(p, m);
+  }
+
+  private measurementId(name: string): number {
+    let id = this.measurementIds.get(name);
+    if (id === undefined) {
+      id = this.measurementNames.length;
+      this.measurementNames.push(name);
+      this.measurementIds.set(name, id);
+    }
+    this.lastMeasurement = name;
+    this.lastMeasurementId = id;
+    return id;
+  }
+
+  private evaluate(s: number, ws: WatchSet, p: Point, t: number, dt: number): void {
     const fields = p.fields;
-    let d = ws.arena.data;
-    const o = this.serBlock[s]! * ws.stride;
+    const arena = ws.arena;
+    const d = arena.data;
+    const o = this.ser[s * SER + S_BLOCK]! * ws.stride;
     const sources = ws.sources;
     const values = this.values;
     for (let i = 0; i < sources.length; i++) {
       const src = sources[i]!;
       const raw = toNumber(fields[src.field]);
       let x = raw;
-      if (src.fn !== FN_VALUE && !Number.isNaN(raw)) {
+      if (src.fn !== FN_VALUE) {
         const so = o + src.off;
         const prev = d[so]!;
-        const prevT = d[so + 1]!;
         d[so] = raw;
-        d[so + 1] = t;
-        if (Number.isNaN(prevT) || t <= prevT) x = Number.NaN;
-        else {
-          let diff = raw - prev;
-          // A counter that went down was reset: count from zero.
-          if (diff < 0 && src.fn === FN_RATE) diff = raw;
-          x = diff / ((t - prevT) / 1000);
-        }
+        let diff = raw - prev;
+        // A counter that went down was reset: count from zero.
+        if (diff < 0 && src.fn === FN_RATE) diff = raw;
+        x = diff / (dt / 1000);
       }
       if (src.divideBy !== undefined && !Number.isNaN(x)) {
         const den = toNumber(fields[src.divideBy]);
-        x = den !== 0 && !Number.isNaN(den) ? x / den : Number.NaN;
+        x = den !== 0 ? x / den : Number.NaN;
       }
       values[i] = x;
     }
@@ -440,14 +404,13 @@ export class DetectionEngine {
           break;
         }
         case K_INDICATOR:
-          updateBaseline(d, co, x, t, c.direction, c.baseline!);
+          updateBaseline(d, co, x, dt, c.direction, c.baseline!);
           break;
         case K_TREND: {
-          const rule = c.rule as TrendRule;
-          const cfg = rule.trend;
-          const limit = cfg.limitField === undefined ? cfg.limit! : toNumber(p.fields[cfg.limitField]);
+          const cfg = (c.rule as TrendRule).trend;
+          const limit = cfg.limitField === undefined ? cfg.limit! : toNumber(fields[cfg.limitField]);
           const v = this.trendVerdict;
-          if (updateTrend(d, co + 1, x, limit, t, cfg, v)) {
+          if (updateTrend(d, arena.data32, co + 1, x, limit, t, cfg, v)) {
             const eta = v.etaSeconds === Number.POSITIVE_INFINITY ? undefined : Math.round(v.etaSeconds);
             const idx = d[co]!;
             if (idx >= 0) {
@@ -456,14 +419,12 @@ export class DetectionEngine {
               inst.score = round3(v.tau);
               this.sample(inst, v.breach, v.clear, x, v.at);
             } else if (v.breach) this.start(c, s, x, v.at, eta, round3(v.tau));
-            d = ws.arena.data;
           }
           break;
         }
         case K_SEASONAL: {
-          const rule = c.rule as SeasonalRule;
           const v = this.seasonalVerdict;
-          updateSeasonal(d, co + 1, x, t, rule.seasonal, v);
+          updateSeasonal(d, arena.data32, co + 1, x, t, dt, (c.rule as SeasonalRule).seasonal, v);
           const idx = d[co]!;
           if (idx >= 0) {
             const inst = this.instances[idx]!;
@@ -476,102 +437,105 @@ export class DetectionEngine {
     }
   }
 
-  private touchEntity(e: number, t: number): void {
+  /** Moves an entity's last-seen time to t; false when it was already there. */
+  private touchEntity(e: number, t: number): boolean {
     const prev = this.entLast[e]!;
-    if (!(t > prev)) return;
+    if (!(t > prev)) return false;
     this.entLast[e] = t;
-    const level = this.entLevel[e]!;
-    const live = this.stageBase[level]!;
-    // A gap long enough for an absence rule that no advance() saw (advance cadence must not
-    // change the outcome): the absence happened, and ended now.
-    if (t - prev >= this.minAbsenceMs && prev > Number.NEGATIVE_INFINITY) this.gapClosed(e, level, prev, t);
-    else if (this.entityList.stage[e] !== live) this.entityReturned(e, level, t);
-    this.entityList.moveToTail(e, live);
+    // A gap long enough for an absence rule: the absence happened (if no sweep saw it yet),
+    // and ended now.
+    if (t - prev >= this.minAbsenceMs && prev > Number.NEGATIVE_INFINITY) this.gapClosed(e, prev, t);
+    else if (this.entAbsence[e] !== 0) this.entityReturned(e, t);
+    return true;
   }
 
-  private gapClosed(e: number, level: number, prev: number, t: number): void {
-    this.entGapFrom[e] = prev;
-    this.entGapTo[e] = t;
-    const absences = this.absenceByLevel[level]!;
-    const stage = this.entityList.stage[e]! - this.stageBase[level]!;
-    for (let i = stage; i < absences.length; i++) {
-      const rule = absences[i]!;
-      if (t - prev < rule.afterMs) break;
-      this.entityAbsent(e, rule, prev + rule.afterMs);
-    }
-    this.entityReturned(e, level, Math.min(t, prev + this.entityTtl[level]!));
+  private touchParents(owner: number, t: number): void {
+    const host = this.entHost[owner]!;
+    if (host >= 0) this.touchEntity(host, t);
+    const app = this.entApp[owner]!;
+    if (app >= 0) this.touchEntity(app, t);
+    const up = host >= 0 ? host : owner;
+    const rack = this.entRack[up]!;
+    if (rack >= 0) this.touchEntity(rack, t);
+    const idc = this.entIdc[up]!;
+    if (idc >= 0) this.touchEntity(idc, t);
   }
 
-  /** Whether a host had data within `windowMs` before `at` (as far as its last gap tells). */
-  private hostUpAt(host: number, at: number, windowMs: number): boolean {
-    const last = this.entLast[host]!;
-    if (last <= at) return last > at - windowMs;
-    return !(this.entGapFrom[host]! <= at - windowMs && at < this.entGapTo[host]!);
+  /** A series reports again after at least staleAfter of silence: its alerts ended back then. */
+  private resumed(s: number, last: number): void {
+    if (this.serStale[s] === 1) this.serStale[s] = 0;
+    else if (last > Number.NEGATIVE_INFINITY) this.endInstancesOf(s, last + this.staleAfterMs);
   }
 
   // ===========================================================================================
   // Series lookup and creation (first sight of a series, or a new tags object for it)
   // ===========================================================================================
 
-  private lookupSlow(p: Point): number {
+  private lookupSlow(p: Point, m: number): number {
     const tags = p.tags;
-    const measurement = p.measurement;
-    let h = fnvString(0x811c9dc5, measurement);
+    let h = fnv1a(FNV_OFFSET, p.measurement);
     for (const k in tags) {
-      h = fnvString(Math.imul(h ^ 0x1f, 16777619), k);
-      h = fnvString(Math.imul(h ^ 0x3d, 16777619), tags[k]!);
+      h = fnv1a(Math.imul(h ^ 0x1f, 16777619), k);
+      h = fnv1a(Math.imul(h ^ 0x3d, 16777619), tags[k]!);
     }
+    h |= 0;
     const index = this.seriesIndex;
+    let s = -1;
     for (let i = index.start(h); ; i = index.step(i)) {
-      const s = index.at(i);
-      if (s < 0) break;
-      if (
-        this.serHash[s] === h &&
-        this.serMeasurement[s] === measurement &&
-        sameTags(this.serTags[s]!, tags)
-      ) {
-        this.serTags[s] = tags;
-        return s;
+      const x = index.at(i);
+      if (x < 0) break;
+      const r = x * SER;
+      if (this.ser[r + S_HASH] === h && this.ser[r + S_MEAS] === m && sameTags(this.serTags[x]!, tags)) {
+        this.serTags[x] = tags;
+        this.serMeasurement[x] = p.measurement;
+        s = x;
+        break;
       }
     }
-    return this.createSeries(p, h);
+    if (s < 0) s = this.createSeries(p, m, h);
+    return s;
   }
 
-  private createSeries(p: Point, hash: number): number {
+  private createSeries(p: Point, m: number, hash: number): number {
     const s = this.seriesSlots.alloc();
     this.ensureSeriesCapacity(s + 1);
     const tags = p.tags;
+    const ser = this.ser;
+    const r = s * SER;
     this.serTags[s] = tags;
     this.serMeasurement[s] = p.measurement;
-    this.serHash[s] = hash;
-    this.serLast[s] = Number.NEGATIVE_INFINITY;
+    this.serStale[s] = 0;
+    this.serTime[s * 4] = Number.NEGATIVE_INFINITY;
+    ser[r + S_HASH] = hash;
+    ser[r + S_MEAS] = m;
     this.seriesIndex.insert(hash, s);
-    this.seriesList.append(s, 0);
-    const r = this.resolved;
-    this.resolver.resolve(tags as Record<string, string>, r);
-    const owner = this.linkEntities(r);
-    this.serOwner[s] = owner;
+    this.resolver.resolve(tags as Record<string, string>, this.resolved);
+    const owner = this.linkEntities(this.resolved);
+    ser[r + S_OWNER] = owner;
     if (owner >= 0) {
-      this.serNextInEntity[s] = this.entSeriesHead[owner]!;
+      ser[r + S_NEXT] = this.entSeriesHead[owner]!;
       this.entSeriesHead[owner] = s;
-    } else this.serNextInEntity[s] = -1;
+    } else ser[r + S_NEXT] = -1;
     const ws = this.watchSetFor(p.measurement, tags, owner);
-    this.serWatch[s] = ws;
-    this.serBlock[s] = ws.stride === 0 ? 0 : ws.arena.alloc();
-    this.initBlock(ws, this.serBlock[s]! * ws.stride);
+    ser[r + S_WS] = ws.id;
+    const block = ws.stride === 0 ? 0 : ws.arena.alloc();
+    ser[r + S_BLOCK] = block;
+    if (ws.stride !== 0) ws.init(block);
     return s;
   }
 
   private ensureSeriesCapacity(n: number): void {
-    if (n <= this.serBlock.length) return;
-    let size = this.serBlock.length;
-    while (size < n) size *= 2;
-    this.serBlock = growInt32(this.serBlock, size, 0);
-    this.serLast = growFloat64(this.serLast, size);
-    this.serHash = growInt32(this.serHash, size, 0);
-    this.serOwner = growInt32(this.serOwner, size, -1);
-    this.serNextInEntity = growInt32(this.serNextInEntity, size, -1);
-    this.seriesList.ensure(size);
+    if (n * SER <= this.ser.length) return;
+    let size = this.ser.length / SER;
+    while (size < n) size = Math.ceil(size * 1.5);
+    const ser = new Int32Array(size * SER);
+    ser.set(this.ser);
+    this.ser = ser;
+    this.serTime = new Float64Array(ser.buffer);
+    const stale = new Uint8Array(size);
+    stale.set(this.serStale);
+    this.serStale = stale;
+    this.succ = growInt32(this.succ, size, -1);
   }
 
   /** Entities named by the tags, created and linked as needed; returns the owner (most specific). */
@@ -645,8 +609,8 @@ export class DetectionEngine {
     this.entSeriesHead[e] = -1;
     this.entGapFrom[e] = Number.NEGATIVE_INFINITY;
     this.entGapTo[e] = Number.NEGATIVE_INFINITY;
+    this.entAbsence[e] = 0;
     index.set(id, e);
-    this.entityList.append(e, this.stageBase[level]!);
     this.entityGeneration++;
     return e;
   }
@@ -658,6 +622,9 @@ export class DetectionEngine {
     const level = new Uint8Array(size);
     level.set(this.entLevel);
     this.entLevel = level;
+    const absence = new Uint16Array(size);
+    absence.set(this.entAbsence);
+    this.entAbsence = absence;
     this.entLast = growFloat64(this.entLast, size);
     this.entHost = growInt32(this.entHost, size, -1);
     this.entApp = growInt32(this.entApp, size, -1);
@@ -669,12 +636,11 @@ export class DetectionEngine {
     this.entSeriesHead = growInt32(this.entSeriesHead, size, -1);
     this.entGapFrom = growFloat64(this.entGapFrom, size);
     this.entGapTo = growFloat64(this.entGapTo, size);
-    this.entityList.ensure(size);
   }
 
   /** The entity at `level` that a series' alerts are about, or -1. */
   private entityOfSeries(s: number, levelIdx: number): number {
-    return this.relative(this.serOwner[s]!, levelIdx);
+    return this.relative(this.ser[s * SER + S_OWNER]!, levelIdx);
   }
 
   private relative(e: number, levelIdx: number): number {
@@ -719,159 +685,38 @@ export class DetectionEngine {
     if (chosen.length === 0) return this.emptySet;
     let ws = plan.sets.get(key);
     if (!ws) {
-      ws = this.buildWatchSet(chosen);
+      ws = buildWatchSet(
+        this.watchSets.length,
+        this.version,
+        chosen,
+        (r) => this.ruleIdentity.get(r.name)!,
+        this.baselineConfig,
+      );
+      this.watchSets.push(ws);
+      if (ws.sources.length > this.values.length) this.values = new Float64Array(ws.sources.length * 2);
       plan.sets.set(key, ws);
     }
     return ws;
   }
 
-  private buildWatchSet(rules: Array<ThresholdRule | TrendRule | SeasonalRule>): WatchSet {
-    const sources: ValueSource[] = [];
-    const consumers: Consumer[] = [];
-    let off = 0;
-    const sourceOf = (field: string, fn: number, divideBy: string | undefined): number => {
-      const key = `src|${field}|${fn}|${divideBy ?? ''}`;
-      const found = sources.findIndex((x) => x.key === key);
-      if (found >= 0) return found;
-      const src: ValueSource = { key, field, fn, divideBy, off: fn === FN_VALUE ? -1 : off };
-      if (fn !== FN_VALUE) off += 2;
-      sources.push(src);
-      return sources.length - 1;
-    };
-    const base = (
-      rule: Rule | undefined,
-      kind: number,
-      source: number,
-      len: number,
-      key: string,
-    ): Consumer => {
-      const c: Consumer = {
-        key,
-        kind,
-        source,
-        off,
-        len,
-        rule: rule as Consumer['rule'],
-        op: 0,
-        threshold: 0,
-        clearBound: 0,
-        direction: 0,
-        baseline: undefined,
-      };
-      off += len;
-      return c;
-    };
-    const indicators = new Map<number, { direction: Direction; floor: number }>();
-    for (const rule of rules) {
-      const identity = this.ruleIdentity.get(rule.name)!;
-      if (rule.kind === 'threshold') {
-        const cond = rule.condition;
-        const fn = cond.fn === 'rate' ? FN_RATE : cond.fn === 'deriv' ? FN_DERIV : FN_VALUE;
-        const source = sourceOf(rule.select.field, fn, cond.divideBy);
-        const c = base(rule, K_THRESHOLD, source, 1, 'thr|' + identity);
-        c.op = OP_CODE[cond.op];
-        c.threshold = cond.threshold;
-        c.clearBound =
-          c.op === OP_GT || c.op === OP_GE
-            ? cond.threshold - cond.margin
-            : c.op === OP_LT || c.op === OP_LE
-              ? cond.threshold + cond.margin
-              : cond.threshold;
-        consumers.push(c);
-        const dir: Direction = c.op <= OP_GE ? 1 : c.op <= OP_LE ? -1 : 0;
-        const floor = 0.02 * Math.abs(cond.threshold);
-        const prev = indicators.get(source);
-        if (!prev) indicators.set(source, { direction: dir, floor });
-        else {
-          if (prev.direction !== dir) prev.direction = 0;
-          if (floor > prev.floor) prev.floor = floor;
-        }
-      } else if (rule.kind === 'trend') {
-        const source = sourceOf(rule.select.field, FN_VALUE, undefined);
-        consumers.push(base(rule, K_TREND, source, 1 + trendStride(rule.trend), 'trend|' + identity));
-      } else {
-        const source = sourceOf(rule.select.field, FN_VALUE, undefined);
-        consumers.push(base(rule, K_SEASONAL, source, 1 + seasonalStride(rule.seasonal), 'seas|' + identity));
-      }
-    }
-    for (const [source, ind] of indicators) {
-      const c = base(
-        undefined,
-        K_INDICATOR,
-        source,
-        BASELINE_STRIDE,
-        `ind|${sources[source]!.key}|${ind.direction}|${ind.floor}`,
-      );
-      c.direction = ind.direction;
-      c.baseline = {
-        ...this.baselineConfig,
-        absoluteFloor: Math.max(this.baselineConfig.absoluteFloor, ind.floor),
-      };
-      consumers.push(c);
-    }
-    if (sources.length > this.values.length) this.values = new Float64Array(sources.length * 2);
-    return new WatchSet(this.version, sources, consumers, off);
-  }
-
-  private initBlock(ws: WatchSet, o: number): void {
-    const d = ws.arena.data;
-    for (const src of ws.sources) {
-      if (src.off >= 0) {
-        d[o + src.off] = Number.NaN;
-        d[o + src.off + 1] = Number.NaN;
-      }
-    }
-    for (const c of ws.consumers) {
-      const co = o + c.off;
-      switch (c.kind) {
-        case K_THRESHOLD:
-          d[co] = -1;
-          break;
-        case K_INDICATOR:
-          initBaseline(d, co);
-          break;
-        case K_TREND:
-          d[co] = -1;
-          initTrend(d, co + 1, (c.rule as TrendRule).trend);
-          break;
-        case K_SEASONAL:
-          d[co] = -1;
-          initSeasonal(d, co + 1, (c.rule as SeasonalRule).seasonal);
-          break;
-      }
-    }
-  }
-
   /** After a rule reload: move a series to its new layout, keeping the state of unchanged parts. */
   private remap(s: number, old: WatchSet): WatchSet {
-    const next = this.watchSetFor(this.serMeasurement[s]!, this.serTags[s]!, this.serOwner[s]!);
-    const oldBlock = this.serBlock[s]!;
+    const r = s * SER;
+    const measurement = this.measurementNames[this.ser[r + S_MEAS]!]!;
+    const next = this.watchSetFor(measurement, this.serTags[s]!, this.ser[r + S_OWNER]!);
+    const oldBlock = this.ser[r + S_BLOCK]!;
     const block = next.stride === 0 ? 0 : next.arena.alloc();
-    const o = block * next.stride;
-    this.initBlock(next, o);
-    const od = old.arena.data;
-    const oo = oldBlock * old.stride;
-    const d = next.arena.data;
-    for (const src of next.sources) {
-      if (src.off < 0) continue;
-      const prev = old.sources.find((x) => x.key === src.key);
-      if (prev && prev.off >= 0) {
-        d[o + src.off] = od[oo + prev.off]!;
-        d[o + src.off + 1] = od[oo + prev.off + 1]!;
-      }
-    }
-    for (const c of next.consumers) {
-      const prev = old.consumers.find((x) => x.key === c.key);
-      if (!prev) continue;
-      for (let i = 0; i < c.len; i++) d[o + c.off + i] = od[oo + prev.off + i]!;
-      if (c.kind !== K_INDICATOR) {
-        const idx = d[o + c.off]!;
-        if (idx >= 0) this.instances[idx]!.consumer = c;
+    if (next.stride !== 0) {
+      next.init(block);
+      if (old.stride !== 0) {
+        next.copyFrom(old, oldBlock, block, (index, c) => {
+          this.instances[index]!.consumer = c;
+        });
       }
     }
     if (old.stride !== 0) old.arena.release(oldBlock);
-    this.serWatch[s] = next;
-    this.serBlock[s] = block;
+    this.ser[r + S_WS] = next.id;
+    this.ser[r + S_BLOCK] = block;
     return next;
   }
 
@@ -899,8 +744,8 @@ export class DetectionEngine {
     inst.etaSeconds = eta;
     inst.score = score;
     this.register(inst);
-    const ws = this.serWatch[s]!;
-    ws.arena.data[this.serBlock[s]! * ws.stride + c.off] = inst.index;
+    const ws = this.watchSets[this.ser[s * SER + S_WS]!]!;
+    ws.arena.data[this.ser[s * SER + S_BLOCK]! * ws.stride + c.off] = inst.index;
     this.begin(inst, value, t);
   }
 
@@ -921,7 +766,6 @@ export class DetectionEngine {
       forMs *= FOR_FACTOR[healthStatus(this.ownHealth(inst.entity, inst.series).score)];
     }
     inst.state = PENDING;
-    inst.activeSince = t;
     inst.due = t + forMs;
     inst.lastT = t;
     inst.value = value;
@@ -976,10 +820,9 @@ export class DetectionEngine {
     inst.resolvingSince = Number.NaN;
     this.timed.delete(inst);
     const rule = inst.rule;
-    const level = rule.level;
     const entityId = inst.entity >= 0 ? this.entId[inst.entity]! : '';
     inst.labels = this.labelsFor(inst);
-    inst.fingerprint = alertFingerprint(rule.name, level, entityId, inst.labels);
+    inst.fingerprint = alertFingerprint(rule.name, rule.level, entityId, inst.labels);
     inst.id = inst.fingerprint + '-' + at.toString(36);
     if (inst.entity >= 0) {
       this.entPenalty[inst.entity]! += alertWeight(rule.severity, isPredictive(rule));
@@ -1015,8 +858,8 @@ export class DetectionEngine {
   private release(inst: AlertInstance): void {
     this.timed.delete(inst);
     if (inst.series >= 0 && inst.consumer) {
-      const ws = this.serWatch[inst.series]!;
-      const ptr = this.serBlock[inst.series]! * ws.stride + inst.consumer.off;
+      const ws = this.watchSets[this.ser[inst.series * SER + S_WS]!]!;
+      const ptr = this.ser[inst.series * SER + S_BLOCK]! * ws.stride + inst.consumer.off;
       if (ws.arena.data[ptr] === inst.index) ws.arena.data[ptr] = -1;
     } else if (inst.rule.kind === 'absence') {
       this.absenceActive.delete(instanceKey(inst.rule.name, inst.entity));
@@ -1130,9 +973,12 @@ export class DetectionEngine {
   advance(watermark: number): AlertEvent[] {
     if (watermark > this.wm) {
       this.wm = watermark;
-      this.advanceSeries(watermark);
       this.advanceTimed(watermark);
-      this.advanceEntities(watermark);
+      if (watermark >= this.nextSweep) {
+        this.sweepSeries(watermark);
+        this.sweepEntities(watermark);
+        this.nextSweep = watermark + this.sweepMs;
+      }
     }
     const events = this.out;
     if (events.length === 0) return events;
@@ -1152,64 +998,6 @@ export class DetectionEngine {
     return this.wm;
   }
 
-  private advanceSeries(w: number): void {
-    const list = this.seriesList;
-    // Live -> stale: alerts of a silent series resolve.
-    for (let s = list.head(0); s >= 0; s = list.head(0)) {
-      const staleAt = this.serLast[s]! + this.staleAfterMs;
-      if (staleAt > w) break;
-      this.endInstancesOf(s, staleAt);
-      list.moveToTail(s, 1);
-    }
-    // Stale -> forgotten.
-    for (let s = list.head(1); s >= 0; s = list.head(1)) {
-      if (this.serLast[s]! + this.seriesTtlMs > w) break;
-      this.expireSeries(s);
-    }
-  }
-
-  private endInstancesOf(s: number, at: number): void {
-    const ws = this.serWatch[s]!;
-    const d = ws.arena.data;
-    const o = this.serBlock[s]! * ws.stride;
-    for (const c of ws.consumers) {
-      if (c.kind === K_INDICATOR) continue;
-      const idx = d[o + c.off]!;
-      if (idx < 0) continue;
-      const inst = this.instances[idx]!;
-      if (inst.state === FIRING) this.resolve(inst, Math.max(at, inst.lastT), inst.value);
-      else this.drop(inst);
-    }
-  }
-
-  private expireSeries(s: number): void {
-    this.endInstancesOf(s, this.serLast[s]! + this.staleAfterMs);
-    this.seriesList.remove(s);
-    this.seriesIndex.delete(this.serHash[s]!, s);
-    const tags = this.serTags[s]!;
-    if (this.byTags.get(tags) === s) this.byTags.delete(tags);
-    const ws = this.serWatch[s]!;
-    if (ws.stride !== 0) ws.arena.release(this.serBlock[s]!);
-    const owner = this.serOwner[s]!;
-    if (owner >= 0) {
-      let prev = -1;
-      for (let x = this.entSeriesHead[owner]!; x >= 0; x = this.serNextInEntity[x]!) {
-        if (x === s) {
-          if (prev < 0) this.entSeriesHead[owner] = this.serNextInEntity[s]!;
-          else this.serNextInEntity[prev] = this.serNextInEntity[s]!;
-          break;
-        }
-        prev = x;
-      }
-    }
-    this.serTags[s] = undefined;
-    this.serMeasurement[s] = undefined;
-    this.serWatch[s] = undefined;
-    this.serOwner[s] = -1;
-    this.serLast[s] = Number.POSITIVE_INFINITY;
-    this.seriesSlots.release(s);
-  }
-
   private advanceTimed(w: number): void {
     for (const inst of this.timed) {
       if (inst.state === PENDING) {
@@ -1225,32 +1013,105 @@ export class DetectionEngine {
     }
   }
 
-  private advanceEntities(w: number): void {
-    const list = this.entityList;
-    for (let level = 0; level < 5; level++) {
-      const base = this.stageBase[level]!;
-      const absences = this.absenceByLevel[level]!;
-      for (let i = 0; i < absences.length; i++) {
-        const rule = absences[i]!;
-        for (let e = list.head(base + i); e >= 0; e = list.head(base + i)) {
-          const at = this.entLast[e]! + rule.afterMs;
-          if (at > w) break;
-          list.moveToTail(e, base + i + 1);
-          this.entityAbsent(e, rule, at);
-        }
-      }
-      const last = base + absences.length;
-      const ttl = this.entityTtl[level]!;
-      for (let e = list.head(last); e >= 0; e = list.head(last)) {
-        const at = this.entLast[e]! + ttl;
-        if (at > w) break;
-        this.expireEntity(e, level, at);
+  /** Silent series: alerts end after staleAfter, state goes after the TTL. */
+  private sweepSeries(w: number): void {
+    const staleBefore = w - this.staleAfterMs;
+    const expireBefore = w - this.seriesTtlMs;
+    const n = this.seriesSlots.highWater;
+    for (let s = 0; s < n; s++) {
+      const last = this.serTime[s * 4]!;
+      if (last > staleBefore) continue; // live (freed slots hold +Infinity)
+      if (last <= expireBefore) this.expireSeries(s);
+      else if (this.serStale[s] === 0) {
+        this.serStale[s] = 1;
+        this.endInstancesOf(s, last + this.staleAfterMs);
       }
     }
   }
 
-  private entityAbsent(e: number, rule: AbsenceRule, at: number): void {
-    if (!(this.entLast[e]! > Number.NEGATIVE_INFINITY)) return; // created by a link, never seen
+  private endInstancesOf(s: number, at: number): void {
+    const ws = this.watchSets[this.ser[s * SER + S_WS]!]!;
+    const d = ws.arena.data;
+    const o = this.ser[s * SER + S_BLOCK]! * ws.stride;
+    for (const c of ws.consumers) {
+      if (c.kind === K_INDICATOR) continue;
+      const idx = d[o + c.off]!;
+      if (idx < 0) continue;
+      const inst = this.instances[idx]!;
+      if (inst.state === FIRING) this.resolve(inst, Math.max(at, inst.lastT), inst.value);
+      else this.drop(inst);
+    }
+  }
+
+  private expireSeries(s: number): void {
+    const r = s * SER;
+    if (this.serStale[s] === 0) this.endInstancesOf(s, this.serTime[s * 4]! + this.staleAfterMs);
+    this.seriesIndex.delete(this.ser[r + S_HASH]!, s);
+    const ws = this.watchSets[this.ser[s * SER + S_WS]!]!;
+    if (ws.stride !== 0) ws.arena.release(this.ser[r + S_BLOCK]!);
+    const owner = this.ser[r + S_OWNER]!;
+    if (owner >= 0) {
+      let prev = -1;
+      for (let x = this.entSeriesHead[owner]!; x >= 0; x = this.ser[x * SER + S_NEXT]!) {
+        if (x === s) {
+          if (prev < 0) this.entSeriesHead[owner] = this.ser[r + S_NEXT]!;
+          else this.ser[prev * SER + S_NEXT] = this.ser[r + S_NEXT]!;
+          break;
+        }
+        prev = x;
+      }
+    }
+    this.serTags[s] = undefined;
+    this.serMeasurement[s] = undefined;
+    this.succ[s] = -1;
+    if (this.prevSeries === s) this.prevSeries = -1;
+    this.ser[r + S_WS] = this.emptySet.id;
+    this.ser[r + S_OWNER] = -1;
+    this.serTime[s * 4] = Number.POSITIVE_INFINITY;
+    this.seriesSlots.release(s);
+  }
+
+  /** Silent entities: absence rules fire, and they are forgotten after their TTL. */
+  private sweepEntities(w: number): void {
+    const n = this.entitySlots.highWater;
+    for (let e = 0; e < n; e++) {
+      const last = this.entLast[e]!;
+      if (this.entId[e] === undefined) continue;
+      const level = this.entLevel[e]!;
+      const absences = this.absenceByLevel[level]!;
+      if (absences.length > 0 && last + absences[0]!.afterMs <= w && last > Number.NEGATIVE_INFINITY) {
+        for (let i = 0; i < absences.length; i++) {
+          const rule = absences[i]!;
+          if (last + rule.afterMs > w) break;
+          if ((this.entAbsence[e]! & (256 << i)) === 0) this.entityAbsent(e, i, rule, last + rule.afterMs);
+        }
+      }
+      if (last + this.entityTtl[level]! <= w) this.expireEntity(e, level, last + this.entityTtl[level]!);
+    }
+  }
+
+  private gapClosed(e: number, prev: number, t: number): void {
+    this.entGapFrom[e] = prev;
+    this.entGapTo[e] = t;
+    const level = this.entLevel[e]!;
+    const absences = this.absenceByLevel[level]!;
+    for (let i = 0; i < absences.length; i++) {
+      const rule = absences[i]!;
+      if (t - prev < rule.afterMs) break;
+      if ((this.entAbsence[e]! & (256 << i)) === 0) this.entityAbsent(e, i, rule, prev + rule.afterMs);
+    }
+    this.entityReturned(e, Math.min(t, prev + this.entityTtl[level]!));
+  }
+
+  /** Whether a host had data within `windowMs` before `at` (as far as its last gap tells). */
+  private hostUpAt(host: number, at: number, windowMs: number): boolean {
+    const last = this.entLast[host]!;
+    if (last <= at) return last > at - windowMs;
+    return !(this.entGapFrom[host]! <= at - windowMs && at < this.entGapTo[host]!);
+  }
+
+  private entityAbsent(e: number, i: number, rule: AbsenceRule, at: number): void {
+    this.entAbsence[e]! |= 256 << i;
     if (rule.whileHostUp) {
       const host = this.entHost[e]!;
       if (host < 0 || !this.hostUpAt(host, at, rule.afterMs)) return;
@@ -1260,21 +1121,25 @@ export class DetectionEngine {
     const inst = new AlertInstance(rule, -1, undefined, e, 0, true);
     this.register(inst);
     this.absenceActive.set(key, inst);
+    this.entAbsence[e]! |= 1 << i;
     inst.value = rule.afterMs / 1000;
     inst.lastT = at;
     this.fire(inst, at);
   }
 
   /** Data from an entity that had gone silent: its absence alerts resolve. */
-  private entityReturned(e: number, level: number, t: number): void {
-    for (const rule of this.absenceByLevel[level]!) {
+  private entityReturned(e: number, t: number): void {
+    const mask = this.entAbsence[e]!;
+    this.entAbsence[e] = 0;
+    if ((mask & 0xff) === 0) return;
+    for (const rule of this.absenceByLevel[this.entLevel[e]!]!) {
       const inst = this.absenceActive.get(instanceKey(rule.name, e));
       if (inst) this.resolve(inst, t, 0);
     }
   }
 
   private expireEntity(e: number, level: number, at: number): void {
-    this.entityReturned(e, level, at);
+    this.entityReturned(e, at);
     for (const [key, inst] of this.groupActive) {
       if (inst.entity === e) {
         this.groupActive.delete(key);
@@ -1282,7 +1147,6 @@ export class DetectionEngine {
       }
     }
     for (const counts of this.groupCounts.values()) counts.delete(e);
-    this.entityList.remove(e);
     this.entityIndex[level]!.delete(this.entId[e]!);
     if (level === L_CONTAINER) {
       const host = this.entHost[e]!;
@@ -1297,13 +1161,10 @@ export class DetectionEngine {
     }
     // Children touch their parents, so with parent TTLs >= child TTLs they are gone first; for
     // other configurations, drop the links that still point here.
-    if (level !== L_CONTAINER && this.entChildren[e]! > 0) {
-      for (const links of [this.entHost, this.entApp, this.entRack, this.entIdc]) {
-        for (let x = 0; x < this.entitySlots.highWater; x++) if (links[x] === e) links[x] = -1;
-      }
-    }
-    if (level === L_RACK || level === L_IDC) {
+    if ((level !== L_CONTAINER && this.entChildren[e]! > 0) || level === L_IDC) {
       for (let x = 0; x < this.entitySlots.highWater; x++) {
+        if (this.entHost[x] === e) this.entHost[x] = -1;
+        if (this.entApp[x] === e) this.entApp[x] = -1;
         if (this.entRack[x] === e) this.entRack[x] = -1;
         if (this.entIdc[x] === e) this.entIdc[x] = -1;
       }
@@ -1322,13 +1183,13 @@ export class DetectionEngine {
     let max = 0;
     let sum = 0;
     let n = 0;
-    for (let s = this.entSeriesHead[e]!; s >= 0; s = this.serNextInEntity[s]!) {
+    for (let s = this.entSeriesHead[e]!; s >= 0; s = this.ser[s * SER + S_NEXT]!) {
       if (s === excludeSeries) continue;
-      const ws = this.serWatch[s]!;
+      const ws = this.watchSets[this.ser[s * SER + S_WS]!]!;
       const offsets = ws.scoreOffsets;
       if (offsets.length === 0) continue;
       const d = ws.arena.data;
-      const o = this.serBlock[s]! * ws.stride;
+      const o = this.ser[s * SER + S_BLOCK]! * ws.stride;
       for (let i = 0; i < offsets.length; i++) {
         const v = d[o + offsets[i]!]!;
         if (v > max) max = v;
@@ -1384,8 +1245,9 @@ export class DetectionEngine {
       anomaly: round3(own.anomalyMax),
       firingAlerts: this.entFiring[e]!,
     };
-    if (aggregate !== undefined)
+    if (aggregate !== undefined) {
       h.children = { count: children!.length, aggregate: Math.round(aggregate * 10) / 10 };
+    }
     memo.set(e, h);
     return h;
   }
@@ -1417,7 +1279,6 @@ export class DetectionEngine {
   setRules(rules: RuleSet | readonly Rule[]): void {
     const list = Array.isArray(rules) ? rules : (rules as RuleSet).rules;
     const before = this.ruleIdentity;
-    const oldAbsence = this.absenceByLevel.map((a) => a.map((r) => r.name).join(','));
     this.installRules(list);
     const at = Number.isFinite(this.wm) ? this.wm : this.maxTime;
     for (const inst of [...this.instances]) {
@@ -1426,10 +1287,10 @@ export class DetectionEngine {
       if (inst.state === FIRING) this.resolve(inst, Math.max(at, inst.lastT), inst.value);
       else this.drop(inst);
     }
-    for (const name of [...this.groupCounts.keys()])
+    for (const name of [...this.groupCounts.keys()]) {
       if (!this.ruleIdentity.has(name)) this.groupCounts.delete(name);
-    const newAbsence = this.absenceByLevel.map((a) => a.map((r) => r.name).join(','));
-    if (oldAbsence.join('|') !== newAbsence.join('|')) this.rebuildEntityStages();
+    }
+    this.rebuildAbsenceMasks();
   }
 
   /** The rules in force. */
@@ -1468,45 +1329,33 @@ export class DetectionEngine {
         }
       }
     }
-    for (const list of this.absenceByLevel) list.sort((a, b) => a.afterMs - b.afterMs);
+    for (const [l, list] of this.absenceByLevel.entries()) {
+      if (list.length > MAX_ABSENCE_RULES) {
+        throw new Error(
+          `at most ${MAX_ABSENCE_RULES} absence rules per level (${LEVEL_ORDER[l]} has ${list.length})`,
+        );
+      }
+      list.sort((a, b) => a.afterMs - b.afterMs);
+    }
     this.minAbsenceMs = Math.min(
       ...this.absenceByLevel.flat().map((r) => r.afterMs),
       Number.POSITIVE_INFINITY,
     );
-    this.emptySet = new WatchSet(this.version, [], [], 0);
-    const stages = new Int32Array(5);
-    let total = 0;
-    for (let l = 0; l < 5; l++) {
-      stages[l] = total;
-      total += 1 + this.absenceByLevel[l]!.length;
-    }
-    if (this.entityList.stages !== total || this.stageBase.some((v, i) => v !== stages[i])) {
-      this.stageBase = stages;
-      this.entityList = new StagedList(total, Math.max(256, this.entLevel.length));
-      this.rebuildEntityStages();
-    }
+    this.emptySet = this.newEmptySet();
   }
 
-  /**
-   * Re-files every entity after the absence rules changed: behind the last absence rule it is
-   * firing (so that its return resolves it), otherwise in its level's live stage; oldest first.
-   * The next advance re-checks the rest.
-   */
-  private rebuildEntityStages(): void {
-    const all: number[] = [];
-    for (let e = 0; e < this.entitySlots.highWater; e++) {
-      if (this.entId[e] === undefined) continue;
-      this.entityList.remove(e);
-      all.push(e);
-    }
-    all.sort((a, b) => this.entLast[a]! - this.entLast[b]! || a - b);
-    for (const e of all) {
-      const level = this.entLevel[e]!;
-      const absences = this.absenceByLevel[level]!;
-      let stage = 0;
-      for (let i = 0; i < absences.length; i++)
-        if (this.absenceActive.has(instanceKey(absences[i]!.name, e))) stage = i + 1;
-      this.entityList.append(e, this.stageBase[level]! + stage);
+  private newEmptySet(): WatchSet {
+    const ws = new WatchSet(this.watchSets.length, this.version, [], [], 0);
+    this.watchSets.push(ws);
+    return ws;
+  }
+
+  /** Absence bits follow the (possibly re-sorted) absence rules; firing alerts keep theirs. */
+  private rebuildAbsenceMasks(): void {
+    this.entAbsence.fill(0);
+    for (const inst of this.absenceActive.values()) {
+      const i = this.absenceByLevel[this.entLevel[inst.entity]!]!.findIndex((r) => r.name === inst.rule.name);
+      if (i >= 0) this.entAbsence[inst.entity]! |= (1 << i) | (256 << i);
     }
   }
 
@@ -1538,18 +1387,45 @@ export class DetectionEngine {
     const e = this.entityIndex[LEVEL_INDEX[ref.level]]!.get(ref.id);
     if (e === undefined) return [];
     const out: Array<{ measurement: string; tags: Readonly<Record<string, string>>; score: number }> = [];
-    for (let s = this.entSeriesHead[e]!; s >= 0; s = this.serNextInEntity[s]!) {
-      const ws = this.serWatch[s]!;
+    for (let s = this.entSeriesHead[e]!; s >= 0; s = this.ser[s * SER + S_NEXT]!) {
+      const ws = this.watchSets[this.ser[s * SER + S_WS]!]!;
       if (ws.scoreOffsets.length === 0) continue;
-      const o = this.serBlock[s]! * ws.stride;
+      const o = this.ser[s * SER + S_BLOCK]! * ws.stride;
       let max = 0;
       for (const off of ws.scoreOffsets) max = Math.max(max, ws.arena.data[o + off]!);
-      out.push({ measurement: this.serMeasurement[s]!, tags: this.serTags[s]!, score: round3(max) });
+      const measurement = this.measurementNames[this.ser[s * SER + S_MEAS]!]!;
+      out.push({ measurement, tags: this.serTags[s]!, score: round3(max) });
     }
     return out;
   }
 
-  /** Tag keys that name topology levels (not used as series discriminators in docs/labels). */
+  /**
+   * Bytes held in typed arrays, by table (capacity, not just live slots): what the bench
+   * reports next to the measured heap.
+   */
+  tableBytes(): { series: number; blocks: number; blocksLive: number; entities: number; index: number } {
+    let blocks = 0;
+    let blocksLive = 0;
+    for (const ws of this.watchSets) {
+      blocks += ws.arena.bytes;
+      blocksLive += ws.arena.liveBlocks * ws.stride * 8;
+    }
+    const entities =
+      this.entLevel.byteLength +
+      this.entAbsence.byteLength +
+      [this.entLast, this.entHost, this.entApp, this.entRack, this.entIdc, this.entPenalty, this.entFiring]
+        .concat([this.entChildren, this.entSeriesHead, this.entGapFrom, this.entGapTo])
+        .reduce((n, a) => n + a.byteLength, 0);
+    return {
+      series: this.ser.byteLength + this.serStale.byteLength + this.succ.byteLength,
+      blocks,
+      blocksLive,
+      entities,
+      index: this.seriesIndex.bytes,
+    };
+  }
+
+  /** Tag keys that name topology levels. */
   get topologyTagKeys(): ReadonlySet<string> {
     return this.topologyTags;
   }
@@ -1562,11 +1438,6 @@ function toNumber(v: FieldValue | undefined): number {
   if (typeof v === 'bigint') return Number(v);
   if (typeof v === 'boolean') return v ? 1 : 0;
   return Number.NaN;
-}
-
-function fnvString(h: number, text: string): number {
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return h;
 }
 
 function sameTags(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
@@ -1611,5 +1482,3 @@ function identityOf(rule: Rule): string {
     'select' in rule ? { ...rule.select, match: rule.select.match.map((m) => m.text) } : undefined;
   return JSON.stringify({ ...rule, origin: undefined, annotations, select });
 }
-
-export { SEASONAL_HEADER };

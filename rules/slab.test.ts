@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Float64Arena, SlotIndex, StagedList } from './slab.js';
+import { Float64Arena, SlotIndex } from './slab.js';
 
 describe('SlotIndex', () => {
   it('finds exactly what was inserted and not deleted, under random operations with colliding hashes', () => {
@@ -38,29 +38,6 @@ describe('SlotIndex', () => {
       ),
       { numRuns: 200 },
     );
-  });
-});
-
-describe('StagedList', () => {
-  it('keeps touch order per stage and moves slots between stages', () => {
-    const list = new StagedList(2, 2);
-    for (const s of [0, 1, 2, 3]) {
-      list.ensure(s + 1);
-      list.append(s, 0);
-    }
-    list.moveToTail(1, 0);
-    list.moveToTail(2, 1);
-    const walk = (stage: number) => {
-      const out: number[] = [];
-      for (let s = list.head(stage); s >= 0; s = list.nextOf(s)) out.push(s);
-      return out;
-    };
-    expect(walk(0)).toEqual([0, 3, 1]);
-    expect(walk(1)).toEqual([2]);
-    list.remove(0);
-    list.remove(0);
-    expect(walk(0)).toEqual([3, 1]);
-    expect(list.stage[0]).toBe(255);
   });
 });
 

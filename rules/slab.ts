@@ -4,9 +4,14 @@
  * collector has almost nothing to trace, and memory per series is a measured figure.
  */
 
-/** Fixed-size blocks of doubles with a free list. `data` is replaced when the arena grows. */
+/**
+ * Fixed-size blocks of doubles with a free list. `data` (and `data32`, a float32 view of the same
+ * memory for state kept at float precision) are replaced when the arena grows, by half its size
+ * each time.
+ */
 export class Float64Arena {
   data: Float64Array;
+  data32: Float32Array;
   private readonly free: number[] = [];
   private used = 0;
   private capacity: number;
@@ -17,16 +22,18 @@ export class Float64Arena {
   ) {
     this.capacity = initialBlocks;
     this.data = new Float64Array(Math.max(1, stride * initialBlocks));
+    this.data32 = new Float32Array(this.data.buffer);
   }
 
   alloc(): number {
     const reused = this.free.pop();
     if (reused !== undefined) return reused;
     if (this.used === this.capacity) {
-      this.capacity *= 2;
+      this.capacity = Math.ceil(this.capacity * 1.5);
       const next = new Float64Array(Math.max(1, this.stride * this.capacity));
       next.set(this.data);
       this.data = next;
+      this.data32 = new Float32Array(next.buffer);
     }
     return this.used++;
   }
@@ -38,82 +45,10 @@ export class Float64Arena {
   get liveBlocks(): number {
     return this.used - this.free.length;
   }
-}
 
-/**
- * Doubly linked lists of slots, one list per stage, each kept in order of last activity
- * (touching a slot moves it to the tail of stage 0). Walking a stage from its head visits the
- * longest-silent slots first, so absence and expiry checks cost only what actually changes.
- */
-export class StagedList {
-  private prev: Int32Array;
-  private next: Int32Array;
-  /** 255: in no list. */
-  stage: Uint8Array;
-  private readonly heads: Int32Array;
-  private readonly tails: Int32Array;
-
-  constructor(
-    readonly stages: number,
-    capacity = 1024,
-  ) {
-    this.prev = new Int32Array(capacity);
-    this.next = new Int32Array(capacity);
-    this.stage = new Uint8Array(capacity).fill(255);
-    this.heads = new Int32Array(stages).fill(-1);
-    this.tails = new Int32Array(stages).fill(-1);
-  }
-
-  ensure(capacity: number): void {
-    if (capacity <= this.prev.length) return;
-    let size = this.prev.length;
-    while (size < capacity) size *= 2;
-    const prev = new Int32Array(size);
-    prev.set(this.prev);
-    const next = new Int32Array(size);
-    next.set(this.next);
-    const stage = new Uint8Array(size).fill(255);
-    stage.set(this.stage);
-    this.prev = prev;
-    this.next = next;
-    this.stage = stage;
-  }
-
-  head(stage: number): number {
-    return this.heads[stage]!;
-  }
-
-  nextOf(slot: number): number {
-    return this.next[slot]!;
-  }
-
-  append(slot: number, stage: number): void {
-    const tail = this.tails[stage]!;
-    this.prev[slot] = tail;
-    this.next[slot] = -1;
-    if (tail >= 0) this.next[tail] = slot;
-    else this.heads[stage] = slot;
-    this.tails[stage] = slot;
-    this.stage[slot] = stage;
-  }
-
-  remove(slot: number): void {
-    const stage = this.stage[slot]!;
-    if (stage === 255) return;
-    const p = this.prev[slot]!;
-    const n = this.next[slot]!;
-    if (p >= 0) this.next[p] = n;
-    else this.heads[stage] = n;
-    if (n >= 0) this.prev[n] = p;
-    else this.tails[stage] = p;
-    this.stage[slot] = 255;
-  }
-
-  /** Move to the tail of `stage` (the common case, already the tail of stage 0, is free). */
-  moveToTail(slot: number, stage: number): void {
-    if (this.stage[slot] === stage && this.tails[stage] === slot) return;
-    this.remove(slot);
-    this.append(slot, stage);
+  /** Bytes held, including free and not yet used blocks. */
+  get bytes(): number {
+    return this.data.byteLength;
   }
 }
 
@@ -138,6 +73,10 @@ export class SlotIndex {
 
   get size(): number {
     return this.count;
+  }
+
+  get bytes(): number {
+    return this.table.byteLength;
   }
 
   /**

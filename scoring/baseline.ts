@@ -4,10 +4,13 @@
  * few samples. It yields a per-series anomaly score in [0, 1] that the health score uses.
  *
  * State lives in a caller-owned Float64Array at an offset (no object per series):
- *   [mean, variance, smoothed score, last sample time, samples seen]
+ *   [mean, variance, smoothed score, samples seen]
+ * The time since the previous sample comes from the caller (the series keeps it once).
  */
 
-export const BASELINE_STRIDE = 5;
+export const BASELINE_STRIDE = 4;
+/** Offset of the smoothed score within the state. */
+export const BASELINE_SCORE = 2;
 
 export interface BaselineConfig {
   /** Time constant of the mean and variance (ms of event time). */
@@ -45,29 +48,29 @@ export function initBaseline(d: Float64Array, o: number): void {
   d[o] = Number.NaN;
   d[o + 1] = 0;
   d[o + 2] = 0;
-  d[o + 3] = Number.NaN;
-  d[o + 4] = 0;
+  d[o + 3] = 0;
 }
 
-/** Feeds one sample; returns the smoothed anomaly score in [0, 1]. */
+/**
+ * Feeds one sample, `dt` ms after the series' previous one; returns the smoothed anomaly score
+ * in [0, 1].
+ */
 export function updateBaseline(
   d: Float64Array,
   o: number,
   x: number,
-  t: number,
+  dt: number,
   direction: Direction,
   c: BaselineConfig,
 ): number {
   const mean = d[o]!;
   if (Number.isNaN(mean)) {
     d[o] = x;
-    d[o + 3] = t;
-    d[o + 4] = 1;
+    d[o + 3] = 1;
     return 0;
   }
   const variance = d[o + 1]!;
-  const lastT = d[o + 3]!;
-  const n = d[o + 4]!;
+  const n = d[o + 3]!;
   const absMean = mean < 0 ? -mean : mean;
   let spread = Math.sqrt(variance);
   const relFloor = c.relativeFloor * absMean;
@@ -83,7 +86,6 @@ export function updateBaseline(
     score += c.smoothing * (s - score);
     d[o + 2] = score;
   }
-  const dt = t - lastT;
   if (dt > 0) {
     // A plain running mean at first (1/n), the time-based EWMA once it weighs more: the
     // variance is then right from the first samples instead of growing from zero over tau.
@@ -98,8 +100,7 @@ export function updateBaseline(
     const rv = residual > 3 * spread ? 3 * spread : Math.max(residual, -3 * spread);
     d[o] = mean + alpha * r;
     d[o + 1] = (1 - alpha) * (variance + alpha * rv * rv);
-    d[o + 3] = t;
-    if (n < 1e9) d[o + 4] = n + 1;
+    if (n < 1e9) d[o + 3] = n + 1;
   }
   return score;
 }

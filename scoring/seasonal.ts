@@ -14,16 +14,18 @@ import type { SeasonalConfig } from '../rules/model.js';
  * slow offset (time constant LEVEL_TAU_MS, fed with clipped residuals) follows today's level, so
  * a whole day 15% above the last ones is normal while a jump within minutes is not.
  *
- * State per series: SEASONAL_HEADER + 2 * buckets doubles in a caller-owned Float64Array.
+ * State per series: SEASONAL_HEADER doubles, then the buckets' levels and spreads as float32
+ * (2 x buckets floats), in a caller-owned buffer seen as Float64Array and Float32Array.
  */
 
 const FIRST_T = 0;
-const LAST_T = 1;
-const CUR_BUCKET = 2; // bucket of the previous sample (first-day running means restart per bucket)
-const N_IN_BUCKET = 3;
-const SCORE = 4;
-const LEVEL = 5; // today's level against the learned shape (log), followed over a few hours
-export const SEASONAL_HEADER = 6;
+const CUR_BUCKET = 1; // bucket of the previous sample (first-day running means restart per bucket)
+const N_IN_BUCKET = 2;
+const SCORE = 3;
+const LEVEL = 4; // today's level against the learned shape (log), followed over a few hours
+export const SEASONAL_HEADER = 5;
+/** Offset of the anomaly score within the state. */
+export const SEASONAL_SCORE = SCORE;
 
 const DAY_MS = 86_400_000;
 /** Memory of a bucket after the first day, in visits of that bucket. */
@@ -36,17 +38,17 @@ const LEVEL_TAU_MS = 2 * 3_600_000;
 const MAD_TO_SD = 1.25;
 
 export function seasonalStride(c: SeasonalConfig): number {
-  return SEASONAL_HEADER + 2 * c.buckets;
+  return SEASONAL_HEADER + c.buckets;
 }
 
-export function initSeasonal(d: Float64Array, o: number, c: SeasonalConfig): void {
+export function initSeasonal(d: Float64Array, d32: Float32Array, o: number, c: SeasonalConfig): void {
   d[o + FIRST_T] = Number.NaN;
-  d[o + LAST_T] = Number.NaN;
   d[o + CUR_BUCKET] = -1;
   d[o + N_IN_BUCKET] = 0;
   d[o + SCORE] = 0;
   d[o + LEVEL] = 0;
-  for (let i = 0; i < 2 * c.buckets; i++) d[o + SEASONAL_HEADER + i] = Number.NaN;
+  const buckets = 2 * (o + SEASONAL_HEADER);
+  for (let i = 0; i < 2 * c.buckets; i++) d32[buckets + i] = Number.NaN;
 }
 
 export interface SeasonalVerdict {
@@ -64,11 +66,14 @@ export function newSeasonalVerdict(): SeasonalVerdict {
   return { breach: false, clear: true, ratio: 1, z: 0, score: 0 };
 }
 
+/** `dt`: ms since the series' previous sample (NaN for the first). Samples must move forward. */
 export function updateSeasonal(
   d: Float64Array,
+  d32: Float32Array,
   o: number,
   x: number,
   t: number,
+  dt: number,
   c: SeasonalConfig,
   out: SeasonalVerdict,
 ): void {
@@ -78,8 +83,6 @@ export function updateSeasonal(
   out.z = 0;
   out.score = 0;
   if (!(x >= 0)) return;
-  const lastT = d[o + LAST_T]!;
-  if (!Number.isNaN(lastT) && t <= lastT) return; // late or duplicate: the baseline moves forward only
   let firstT = d[o + FIRST_T]!;
   if (Number.isNaN(firstT)) {
     firstT = t;
@@ -90,7 +93,7 @@ export function updateSeasonal(
   const y = Math.log1p(x);
   const dayPos = (((t % DAY_MS) + DAY_MS) % DAY_MS) / bucketMs;
   const b = Math.floor(dayPos);
-  const means = o + SEASONAL_HEADER;
+  const means = 2 * (o + SEASONAL_HEADER);
   const spreads = means + buckets;
 
   // Expected level and spread, interpolated between the two nearest bucket centres.
@@ -107,10 +110,10 @@ export function updateSeasonal(
     right = (b + 1) % buckets;
     w = frac - 0.5;
   }
-  const mL = d[means + left]!;
-  const mR = d[means + right]!;
-  const sL = d[spreads + left]!;
-  const sR = d[spreads + right]!;
+  const mL = d32[means + left]!;
+  const mR = d32[means + right]!;
+  const sL = d32[spreads + left]!;
+  const sR = d32[spreads + right]!;
   const learned =
     t - firstT >= c.learnMs + bucketMs &&
     !Number.isNaN(mL) &&
@@ -142,15 +145,14 @@ export function updateSeasonal(
   }
 
   // Learn.
-  let dt = !Number.isNaN(lastT) ? t - lastT : bucketMs / 30;
+  if (!(dt > 0)) dt = bucketMs / 30;
   if (dt > bucketMs) dt = bucketMs;
-  d[o + LAST_T] = t;
   if (learned) {
     const limit = (c.threshold / 2) * spread;
     const step = deviation > limit ? limit : Math.max(deviation, -limit);
     d[o + LEVEL] = level + (dt / (LEVEL_TAU_MS + dt)) * step;
   }
-  const m = d[means + b]!;
+  const m = d32[means + b]!;
   const firstDay = t - firstT < DAY_MS;
   if (d[o + CUR_BUCKET] !== b) {
     d[o + CUR_BUCKET] = b;
@@ -159,15 +161,15 @@ export function updateSeasonal(
   const n = d[o + N_IN_BUCKET]! + 1;
   d[o + N_IN_BUCKET] = n;
   if (Number.isNaN(m)) {
-    d[means + b] = y;
+    d32[means + b] = y;
     return;
   }
-  const s = d[spreads + b]!;
+  const s = d32[spreads + b]!;
   if (firstDay) {
     // Running mean and mean absolute deviation over the bucket's first visit.
     const dev = Math.abs(y - m);
-    d[means + b] = m + (y - m) / n;
-    d[spreads + b] = Number.isNaN(s) ? dev : s + (dev - s) / n;
+    d32[means + b] = m + (y - m) / n;
+    d32[spreads + b] = Number.isNaN(s) ? dev : s + (dev - s) / n;
     return;
   }
   const bucketSpread = !Number.isNaN(s) && s * MAD_TO_SD > MIN_SPREAD ? s * MAD_TO_SD : MIN_SPREAD;
@@ -175,11 +177,11 @@ export function updateSeasonal(
   const r = y - m;
   const clipped = r > clip ? clip : Math.max(r, -clip);
   const alpha = dt / (DAYS_OF_MEMORY * bucketMs);
-  d[means + b] = m + alpha * clipped;
+  d32[means + b] = m + alpha * clipped;
   // The spread is measured around the interpolated shape at today's level: the noise, not the
   // in-bucket slope or the day's level.
   const dev = Math.min(Math.abs(deviation), clip);
-  d[spreads + b] = Number.isNaN(s) ? dev : s + alpha * (dev - s);
+  d32[spreads + b] = Number.isNaN(s) ? dev : s + alpha * (dev - s);
 }
 
 export function seasonalScore(d: Float64Array, o: number): number {

@@ -19,43 +19,40 @@ import type { TrendConfig } from '../rules/model.js';
  * be material (add at least 2% of the limit within the horizon), so that a spurious slope on a
  * flat series near its limit does not predict anything.
  *
- * State per series is fixed: TREND_HEADER + windows doubles in a caller-owned Float64Array.
+ * State per series is fixed: TREND_HEADER doubles plus one float32 per window, in a caller-owned
+ * buffer (float precision is plenty for minima: 128 bytes at 2 GiB).
  */
 
 const WIN = 0; // index of the open window (floor(t / windowMs)), NaN before the first sample
 const CUR_MIN = 1;
 const CUR_MAX = 2;
 const SWING = 3; // EWMA of (max - min) per closed window
-const LIMIT = 4; // latest limit seen
-const HEAD = 5; // ring slot of the newest closed window
+const SWING_HI = 4; // decaying maximum of the window swings
+const LIMIT = 5; // latest limit seen
 const HEAD_WIN = 6; // window index of the newest closed window, NaN if none
-const ETA = 7; // seconds, Infinity when no growth
-const TAU = 8;
-const SLOPE = 9; // value units per second
-const SWING_HI = 10; // decaying maximum of the window swings
-export const TREND_HEADER = 11;
+/** Doubles before the ring; the ring holds one float32 minimum per window (slot = window % k). */
+export const TREND_HEADER = 7;
 /** The coming peaks will top the recent ones now and then. */
 const PEAK_HEADROOM = 1.1;
 /** A trend must add at least this share of the limit within the horizon to count. */
 const MIN_GROWTH = 0.02;
 
+/** Doubles per series: the header plus the float32 ring, two minima per double. */
 export function trendStride(c: TrendConfig): number {
-  return TREND_HEADER + c.windows;
+  return TREND_HEADER + Math.ceil(c.windows / 2);
 }
 
-export function initTrend(d: Float64Array, o: number, c: TrendConfig): void {
+/** `d32` is a Float32Array over the same buffer as `d` (the ring is stored at float precision). */
+export function initTrend(d: Float64Array, d32: Float32Array, o: number, c: TrendConfig): void {
   d[o + WIN] = Number.NaN;
   d[o + CUR_MIN] = Number.NaN;
   d[o + CUR_MAX] = Number.NaN;
   d[o + SWING] = Number.NaN;
-  d[o + LIMIT] = c.limit ?? Number.NaN;
-  d[o + HEAD] = -1;
-  d[o + HEAD_WIN] = Number.NaN;
-  d[o + ETA] = Number.POSITIVE_INFINITY;
-  d[o + TAU] = 0;
-  d[o + SLOPE] = 0;
   d[o + SWING_HI] = Number.NaN;
-  for (let i = 0; i < c.windows; i++) d[o + TREND_HEADER + i] = Number.NaN;
+  d[o + LIMIT] = c.limit ?? Number.NaN;
+  d[o + HEAD_WIN] = Number.NaN;
+  const ring = 2 * (o + TREND_HEADER);
+  for (let i = 0; i < c.windows; i++) d32[ring + i] = Number.NaN;
 }
 
 /** What a closed window says; reused by the caller (no allocation per window). */
@@ -85,6 +82,7 @@ export function newTrendVerdict(): TrendVerdict {
 /** Scratch for the pairwise slopes; sized for the largest ring (32 windows -> 496 pairs). */
 const pairSlopes = new Float64Array(496);
 const intercepts = new Float64Array(32);
+const minima = new Float64Array(32);
 
 /**
  * Feeds one sample. Returns true when it closed a window and `out` holds a fresh verdict.
@@ -92,6 +90,7 @@ const intercepts = new Float64Array(32);
  */
 export function updateTrend(
   d: Float64Array,
+  d32: Float32Array,
   o: number,
   x: number,
   limit: number,
@@ -99,7 +98,7 @@ export function updateTrend(
   c: TrendConfig,
   out: TrendVerdict,
 ): boolean {
-  if (!Number.isNaN(limit) && limit > 0) d[o + LIMIT] = limit;
+  if (limit > 0) d[o + LIMIT] = limit;
   const w = Math.floor(t / c.windowMs);
   const open = d[o + WIN]!;
   if (Number.isNaN(open)) {
@@ -114,16 +113,16 @@ export function updateTrend(
     return false;
   }
   if (w < open) return false;
-  closeWindow(d, o, open, c);
+  closeWindow(d, d32, o, open, c);
   d[o + WIN] = w;
   d[o + CUR_MIN] = x;
   d[o + CUR_MAX] = x;
-  evaluate(d, o, c, out);
+  evaluate(d, d32, o, open, c, out);
   out.at = (open + 1) * c.windowMs;
   return true;
 }
 
-function closeWindow(d: Float64Array, o: number, win: number, c: TrendConfig): void {
+function closeWindow(d: Float64Array, d32: Float32Array, o: number, win: number, c: TrendConfig): void {
   const k = c.windows;
   const min = d[o + CUR_MIN]!;
   const swing = d[o + CUR_MAX]! - min;
@@ -131,35 +130,39 @@ function closeWindow(d: Float64Array, o: number, win: number, c: TrendConfig): v
   d[o + SWING] = Number.isNaN(prevSwing) ? swing : prevSwing + 0.25 * (swing - prevSwing);
   const hi = d[o + SWING_HI]!;
   d[o + SWING_HI] = Number.isNaN(hi) || swing > hi ? swing : 0.95 * hi + 0.05 * swing;
-  let head = d[o + HEAD]!;
+  const ring = 2 * (o + TREND_HEADER);
   const headWin = d[o + HEAD_WIN]!;
   // Windows without samples stay NaN in the ring, so the x positions keep their spacing.
-  let gap = Number.isNaN(headWin) ? 1 : win - headWin;
-  if (gap > k) gap = k;
-  for (let g = 1; g < gap; g++) {
-    head = (head + 1) % k;
-    d[o + TREND_HEADER + head] = Number.NaN;
+  if (!Number.isNaN(headWin)) {
+    const from = Math.max(headWin + 1, win - k + 1);
+    for (let g = from; g < win; g++) d32[ring + (g % k)] = Number.NaN;
   }
-  head = (head + 1) % k;
-  d[o + TREND_HEADER + head] = min;
-  d[o + HEAD] = head;
+  d32[ring + (win % k)] = min;
   d[o + HEAD_WIN] = win;
 }
 
-function evaluate(d: Float64Array, o: number, c: TrendConfig, out: TrendVerdict): void {
+function evaluate(
+  d: Float64Array,
+  d32: Float32Array,
+  o: number,
+  newest: number,
+  c: TrendConfig,
+  out: TrendVerdict,
+): void {
   const k = c.windows;
-  const head = d[o + HEAD]!;
-  // Position i = 0 is the oldest slot, k - 1 the newest.
+  const ring = 2 * (o + TREND_HEADER);
+  // Position i = 0 is the oldest window kept, k - 1 the newest.
+  for (let i = 0; i < k; i++) minima[i] = d32[ring + ((newest - k + 1 + i) % k)]!;
   let pairs = 0;
   let concordant = 0;
   let discordant = 0;
   let valid = 0;
   for (let i = 0; i < k; i++) {
-    const yi = d[o + TREND_HEADER + ((head + 1 + i) % k)]!;
+    const yi = minima[i]!;
     if (Number.isNaN(yi)) continue;
     valid++;
     for (let j = i + 1; j < k; j++) {
-      const yj = d[o + TREND_HEADER + ((head + 1 + j) % k)]!;
+      const yj = minima[j]!;
       if (Number.isNaN(yj)) continue;
       const diff = yj - yi;
       pairSlopes[pairs++] = diff / (j - i);
@@ -170,9 +173,6 @@ function evaluate(d: Float64Array, o: number, c: TrendConfig, out: TrendVerdict)
   out.breach = false;
   out.clear = true;
   if (valid < c.minWindows || pairs === 0) {
-    d[o + ETA] = Number.POSITIVE_INFINITY;
-    d[o + TAU] = 0;
-    d[o + SLOPE] = 0;
     out.etaSeconds = Number.POSITIVE_INFINITY;
     out.tau = 0;
     out.slopePerSecond = 0;
@@ -183,44 +183,33 @@ function evaluate(d: Float64Array, o: number, c: TrendConfig, out: TrendVerdict)
   const tau = (concordant - discordant) / pairs;
   let n = 0;
   for (let i = 0; i < k; i++) {
-    const yi = d[o + TREND_HEADER + ((head + 1 + i) % k)]!;
+    const yi = minima[i]!;
     if (!Number.isNaN(yi)) intercepts[n++] = yi - slopePerWindow * i;
   }
   const intercept = medianInPlace(intercepts, n);
   // Trend line at the end of the newest window (position k - 1 is its minimum, near its middle).
   const baseNow = intercept + slopePerWindow * (k - 0.5);
   const swingHi = d[o + SWING_HI]!;
-  const peakNow = baseNow + (!Number.isNaN(swingHi) ? PEAK_HEADROOM * swingHi : 0);
+  const peakNow = baseNow + (Number.isNaN(swingHi) ? 0 : PEAK_HEADROOM * swingHi);
   const windowS = c.windowMs / 1000;
   const slopePerSecond = slopePerWindow / windowS;
   const fastPerSecond = fastSlopePerWindow / windowS;
   const limit = d[o + LIMIT]!;
   let eta = Number.POSITIVE_INFINITY;
-  if (slopePerSecond > 0 && fastPerSecond > 0 && !Number.isNaN(limit)) {
+  if (slopePerSecond > 0 && fastPerSecond > 0 && limit > 0) {
     eta = (limit - peakNow) / fastPerSecond;
     if (eta < 0) eta = 0;
   }
-  d[o + ETA] = eta;
-  d[o + TAU] = tau;
-  d[o + SLOPE] = slopePerSecond;
   out.etaSeconds = eta;
   out.tau = tau;
   out.slopePerSecond = slopePerSecond;
   const horizonS = c.horizonMs / 1000;
   // Material growth: at least MIN_GROWTH of the limit within the horizon (a spurious slope on a
   // flat series adds next to nothing, a leak adds a visible share).
-  const material = !Number.isNaN(limit) && fastPerSecond * horizonS >= MIN_GROWTH * limit;
+  const material = limit > 0 && fastPerSecond * horizonS >= MIN_GROWTH * limit;
   out.breach = tau >= c.minTau && material && eta < horizonS;
   // Hysteresis: resolve only once the ETA is well past the horizon or the growth has faded.
   out.clear = tau < c.minTau * 0.75 || eta > horizonS * 1.5;
-}
-
-export function trendEta(d: Float64Array, o: number): number {
-  return d[o + ETA]!;
-}
-
-export function trendTau(d: Float64Array, o: number): number {
-  return d[o + TAU]!;
 }
 
 /** Median of the first n values; reorders them (quickselect, no allocation). */
