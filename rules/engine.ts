@@ -167,7 +167,7 @@ export class DetectionEngine {
   private readonly staleAfterMs: number;
   private readonly seriesTtlMs: number;
   private readonly entityTtl: Float64Array;
-  private readonly sweepMs: number;
+  private sweepMs: number;
   private readonly baselineConfig: BaselineConfig;
   private readonly topologyTags: Set<string>;
 
@@ -266,7 +266,7 @@ export class DetectionEngine {
       const def = level === 'container' ? 3_600_000 : 86_400_000;
       this.entityTtl[LEVEL_INDEX[level]] = Math.max(ttl[level] ?? def, this.seriesTtlMs);
     }
-    this.sweepMs = Math.min(30_000, Math.max(1000, this.staleAfterMs / 4));
+    this.sweepMs = Math.min(10_000, Math.max(1000, this.staleAfterMs / 8));
     this.baselineConfig = { ...DEFAULT_BASELINE, ...options.baseline };
     const mapping = this.resolver.mapping ?? DEFAULT_TAG_MAPPING;
     this.topologyTags = new Set(LEVEL_ORDER.flatMap((l) => [...mapping[l]]));
