@@ -122,3 +122,25 @@ export async function errorHandler(
   reply.code(body.statusCode);
   return body;
 }
+
+/**
+ * Requests Node's HTTP parser refuses before fastify sees them (headers too large, malformed
+ * request line, timeouts): the same error shape, written on the socket.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, field, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers', "request headers exceed the server's limit"]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request', 'the request did not arrive in time']
+        : [400, 'request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  const body = JSON.stringify(errorBody(status, field, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}

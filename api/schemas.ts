@@ -291,12 +291,12 @@ export const IncidentDetailQuery = Type.Object(
       Type.Integer({
         minimum: 0,
         maximum: 100_000,
-        default: 10,
+        default: 5,
         description: 'Children listed per tree node',
       }),
     ),
     alertsPerNode: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 100_000, default: 5, description: 'Alerts listed per tree node' }),
+      Type.Integer({ minimum: 0, maximum: 100_000, default: 3, description: 'Alerts listed per tree node' }),
     ),
   },
   { additionalProperties: false },

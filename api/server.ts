@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { TokenAuthenticator } from './auth.js';
 import { type ApiConfig, type ApiConfigInput, parseApiConfig } from './config.js';
-import { ApiError, errorBody, errorHandler } from './errors.js';
+import { ApiError, clientErrorHandler, errorBody, errorHandler } from './errors.js';
 import { ApiMetrics } from './metrics.js';
 import type { ApiBackend } from './ports.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -69,6 +69,7 @@ export async function createApiServer(
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
+    clientErrorHandler,
     // Malformed URLs and the like, before any route: the same error shape as everything else.
     frameworkErrors: (error, _request, reply) => {
       const field = error.code === 'FST_ERR_BAD_URL' ? 'url' : 'request';

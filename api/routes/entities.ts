@@ -123,14 +123,15 @@ export const entityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
       let truncated = false;
       const build = async (ref: EntityRef, left: number): Promise<TopologyNodeJson> => {
         nodes++;
-        const kids = ref.level === 'container' ? [] : sortedChildren(topology, ref);
-        const node: TopologyNodeJson = { entity: ref, childCount: kids.length, omittedChildren: 0 };
+        const count = ref.level === 'container' ? 0 : topology.childCount(ref);
+        const node: TopologyNodeJson = { entity: ref, childCount: count, omittedChildren: count };
         if (withHealth) {
           const h = await health.health(ref);
           if (h !== undefined)
             node.health = { score: h.score, status: h.status, firingAlerts: h.firingAlerts };
         }
         if (left > 0) {
+          const kids = count === 0 ? [] : sortedChildren(topology, ref);
           const children: TopologyNodeJson[] = [];
           for (const k of kids) {
             if (nodes >= limit) {
@@ -141,7 +142,7 @@ export const entityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
           }
           node.children = children;
           node.omittedChildren = kids.length - children.length;
-        } else node.omittedChildren = kids.length;
+        }
         return node;
       };
       const out: TopologyNodeJson[] = [];

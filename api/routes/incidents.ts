@@ -28,6 +28,7 @@ import { actor, entityParam, queryTime, type RouteDeps } from './common.js';
  */
 export const incidentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { backend, now }) => {
   const { incidents, operator } = backend;
+  const rendered = new WeakMap<object, Map<string, ReturnType<typeof incidentDetailJson>>>();
 
   const summaryOf = async (id: string): Promise<IncidentSummary> => {
     const all = await incidents.list();
@@ -106,10 +107,25 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, 
       const d = await incidents.get(id);
       if (d === undefined) throw notFound(id);
       const [op, feedback] = await Promise.all([operator.state(id), operator.feedback({ incidentId: id })]);
-      return incidentDetailJson(d, op, feedback, {
-        childrenPerNode: request.query.childrenPerNode ?? 10,
-        alertsPerNode: request.query.alertsPerNode ?? 5,
-      });
+      const limits = {
+        childrenPerNode: request.query.childrenPerNode ?? 5,
+        alertsPerNode: request.query.alertsPerNode ?? 3,
+      };
+      // The backend hands out the same detail object while the incident is unchanged; its rendering
+      // (thousands of ISO times for a storm) is kept with it.
+      const key = `${limits.childrenPerNode}/${limits.alertsPerNode}/${op?.acknowledged?.at}/${op?.resolved?.at}/${feedback.length}/${feedback[0]?.id}`;
+      let byKey = rendered.get(d);
+      if (byKey === undefined) {
+        byKey = new Map();
+        rendered.set(d, byKey);
+      }
+      let json = byKey.get(key);
+      if (json === undefined) {
+        json = incidentDetailJson(d, op, feedback, limits);
+        if (byKey.size >= 8) byKey.clear();
+        byKey.set(key, json);
+      }
+      return json;
     },
   );
 

@@ -257,6 +257,20 @@ describe('hardening', () => {
     expect(tooBig.body.field).toBe('body');
   });
 
+  it('answers requests the HTTP parser refuses with the same error shape', async () => {
+    const base = await serve({ rateLimit: false });
+    const r = await fetch(`${base.baseUrl}/api/v1/incidents`, {
+      headers: { 'x-padding': 'p'.repeat(20_000) },
+    });
+    expect(r.status).toBe(431);
+    expect(await r.json()).toEqual({
+      statusCode: 431,
+      error: 'Request Header Fields Too Large',
+      message: "request headers exceed the server's limit",
+      field: 'headers',
+    });
+  });
+
   it('CORS is off by default and answers only the configured origins', async () => {
     const off = await serve({ rateLimit: false });
     const plain = await off.get('/api/v1/incidents', { origin: 'https://evil.example.com' });
