@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { alertFingerprint, parseAlertLine, parseAlertLines, renderAlertLine, toAlertEvent } from './alerts.js';
+import {
+  alertFingerprint,
+  parseAlertLine,
+  parseAlertLines,
+  renderAlertLine,
+  toAlertEvent,
+} from './alerts.js';
 
 const LINE =
   '{"entity":{"level":"container","id":"c1"},"rule":"ContainerCpuHigh","severity":"warning","state":"firing","at":"2024-03-01T10:00:00.777Z"}';

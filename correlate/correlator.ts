@@ -8,7 +8,7 @@ import type {
 } from '../core/types.js';
 import { BackgroundRate, type BackgroundState } from './background.js';
 import { type ElectedCause, type ElectionOptions, elect } from './election.js';
-import { AlertRec, calleesOf, EntityRec } from './entities.js';
+import { AlertRec, EntityRec } from './entities.js';
 import { hashHex } from './hash.js';
 import { MinHeap } from './heap.js';
 import {
@@ -19,6 +19,7 @@ import {
   type SnapshotAlert,
   snapshotAlert,
 } from './incident.js';
+import { TopologyCache } from './topology-cache.js';
 
 /**
  * Alerts in, incidents out, in event time.
@@ -40,14 +41,17 @@ export interface CorrelatorOptions {
   groupWaitMs?: number;
   /** Quiet time after the last absorbed alert resolved before `resolved`. Default 5 min. */
   holdDownMs?: number;
-  /** Least event time between two elections. Default 1 s. */
+  /**
+   * Least event time between two elections, so that a trickle of lone alerts is elected in
+   * batches: an alert waits between the group wait and the group wait plus this. Default 5 s.
+   */
   electionIntervalMs?: number;
   /**
    * Incidents opened within this long before the oldest pooled alert may be taken over by a
    * cause found later (a storm's first alerts can open an incident of their own). Default 60 s.
    */
   mergeWindowMs?: number;
-  /** Incidents larger than this are not re-elected (their cause is settled). Default 1,000 entities. */
+  /** Incidents larger than this are not re-elected (their cause is settled). Default 200 entities. */
   mergeMaxMembers?: number;
   /**
    * Least chance that an entity alerts by itself within one storm (group wait + merge window).
@@ -129,6 +133,7 @@ export class Correlator {
   private readonly election: ElectionOptions;
   private readonly backgroundFloor: number;
   private readonly background = new BackgroundRate();
+  private readonly cache: TopologyCache;
 
   private nowAt = Number.NEGATIVE_INFINITY;
   private lastElection = Number.NEGATIVE_INFINITY;
@@ -150,6 +155,8 @@ export class Correlator {
   /** Hosts running an app incident's containers (alerts with its symptoms join it). */
   private readonly ownHostIndex = new Map<string, Incident>();
   private readonly live = new Set<Incident>();
+  /** Incidents by opening time, back to the merge window (the ones an election may take over). */
+  private recent: Incident[] = [];
   private liveUpstream = 0;
   private liveAttribute = 0;
   private readonly holds = new MinHeap<Incident>();
@@ -190,7 +197,7 @@ export class Correlator {
       Number.MAX_SAFE_INTEGER,
       'mergeWindowMs',
     );
-    this.mergeMaxMembers = options.mergeMaxMembers ?? 1000;
+    this.mergeMaxMembers = options.mergeMaxMembers ?? 200;
     this.retainResolved = options.retainResolvedMs ?? 60 * 60_000;
     this.maxResolved = options.maxResolved ?? 10_000;
     this.timelineLimit = Math.max(4, options.timelineLimit ?? 100);
@@ -212,6 +219,7 @@ export class Correlator {
       maxCandidates: options.maxCandidates ?? 5,
       health: options.health,
     };
+    this.cache = new TopologyCache(topology, this.election.upstreamDepth);
   }
 
   /** Event time processed so far. */
@@ -345,7 +353,6 @@ export class Correlator {
     }
     rec.firing = false;
     rec.endsAt = alert.at;
-    rec.event = { ...rec.event, state: 'resolved', at: alert.at };
     const e = rec.entity;
     e.firing--;
     const inc = e.incident;
@@ -356,11 +363,7 @@ export class Correlator {
       // From when the last absorbed alert resolved (its event time, even if it arrived late).
       inc.holdUntil = inc.lastResolvedAt + this.holdDown;
       this.holds.push(inc.holdUntil, inc);
-      inc.note(
-        this.nowAt,
-        'all-resolved',
-        `every absorbed alert resolved; hold-down until ${iso(inc.holdUntil)}`,
-      );
+      inc.note(this.nowAt, 'all-resolved', 'every absorbed alert resolved; hold-down started');
     }
   }
 
@@ -369,7 +372,7 @@ export class Correlator {
     let e = this.entities.get(key);
     if (e === undefined) {
       e = new EntityRec({ level: alert.entity.level, id: alert.entity.id });
-      e.place(this.topology, alert.labels);
+      e.place(this.topology, alert.labels, this.cache);
       this.entities.set(key, e);
     }
     return e;
@@ -393,12 +396,15 @@ export class Correlator {
       inc = idx.get(e.appKey);
       if (inc !== undefined && accepts(inc, e, rule)) return inc;
       if (this.liveUpstream > 0) {
-        const app = e.appKey.slice(4);
-        inc = idx.get('upstream:' + app);
-        if (inc !== undefined && accepts(inc, e, rule)) return inc;
-        e.callees ??= calleesOf(this.topology, app, this.election.upstreamDepth);
-        for (const callee of e.callees) {
-          inc = idx.get('upstream:' + callee);
+        if (e.upstreamKeys === undefined) {
+          const app = e.appKey.slice(4);
+          e.upstreamKeys = [
+            'upstream:' + app,
+            ...this.cache.calleesOf(app).map((callee) => 'upstream:' + callee),
+          ];
+        }
+        for (const key of e.upstreamKeys) {
+          inc = idx.get(key);
           if (inc !== undefined && accepts(inc, e, rule)) return inc;
         }
       }
@@ -477,7 +483,7 @@ export class Correlator {
     for (let i = this.poolHead; i < q.length; i++) {
       const e = q[i]!;
       if (e.poolSince !== this.poolSince[i]) continue;
-      if (!e.placed) e.place(this.topology, e.alerts[0]?.event.labels ?? {});
+      if (!e.placed) e.place(this.topology, e.alerts[0]?.event.labels ?? {}, this.cache);
       // Live incidents have grown since it arrived: one may explain it now.
       const inc = this.explainer(e, e.rule);
       if (inc !== undefined) {
@@ -491,19 +497,35 @@ export class Correlator {
       this.counters.electionMs += performance.now() - started;
       return;
     }
-    // Incidents that began shortly before this storm may turn out to be part of it.
+    // Incidents that began shortly before this storm with one of its symptoms may turn out to
+    // be part of it (see settle()); the others cannot be taken over, so they stay out.
     const since = this.poolHeadSince() - this.mergeWindow;
-    for (const inc of this.live) {
-      if (inc.startsAt >= since && inc.members.size <= this.mergeMaxMembers) {
-        for (const e of inc.members.values()) input.push(e);
+    const rules = new Set<string>();
+    for (const e of input) rules.add(e.rule);
+    // Incidents in opening order; those opened before `since` (so started before it) drop off.
+    const recent = this.recent;
+    let drop = 0;
+    while (drop < recent.length && recent[drop]!.openedAt < since) drop++;
+    if (drop > 0) recent.splice(0, drop);
+    for (const inc of recent) {
+      if (inc.status !== 'open' || inc.startsAt < since || inc.members.size > this.mergeMaxMembers) continue;
+      let shared = false;
+      for (const r of inc.rules) {
+        if (rules.has(r)) {
+          shared = true;
+          break;
+        }
       }
+      if (shared) for (const e of inc.members.values()) input.push(e);
     }
     const counts = this.topology.counts();
     const window = this.groupWait + this.mergeWindow;
     const floor = this.backgroundFloor;
     this.election.backgroundRate = this.background.chance('container', at, counts.container, window, floor);
     this.election.hostBackgroundRate = this.background.chance('host', at, counts.host, window, floor);
-    const elected = elect(input, this.topology, this.election);
+    this.cache.refresh(at);
+    // One entity alone has nothing to be grouped with: it is its own incident once due.
+    const elected = input.length < 2 ? [] : elect(input, this.topology, this.election, this.cache);
     for (const k of elected) this.settle(k, at);
     // Due pool entities nothing explains: their own incidents.
     for (const e of input) {
@@ -608,6 +630,7 @@ export class Correlator {
     for (const e of members) inc.absorbEntity(e);
     this.byId.set(id, inc);
     this.index(inc);
+    this.recent.push(inc);
     inc.note(
       at,
       'opened',
@@ -822,6 +845,7 @@ export class Correlator {
         inc.severity = s.severity;
         inc.recount();
         c.index(inc);
+        c.recent.push(inc);
         if (!Number.isNaN(inc.holdUntil)) c.holds.push(inc.holdUntil, inc);
       } else {
         for (const a of s.alerts) {
@@ -838,6 +862,7 @@ export class Correlator {
         c.resolvedQueue.push(inc);
       }
     }
+    c.recent.sort((a, b) => a.openedAt - b.openedAt);
     for (const p of snapshot.pool) {
       let e: EntityRec | undefined;
       for (const a of p.alerts) {

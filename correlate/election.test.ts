@@ -27,8 +27,19 @@ function topology(): TopologyGraph {
     records.push({ level: 'rack', id: `r${r}`, parent: { level: 'idc', id: 'dc1' } });
     for (let h = 0; h < 6; h++) {
       const host = `h${r}${h}`;
-      records.push({ level: 'host', id: host, parent: { level: 'rack', id: `r${r}` }, attributes: { kernel: h < 4 ? 'A' : 'B' } });
-      for (let c = 0; c < 8; c++) records.push({ level: 'container', id: `${host}c${c}`, parent: { level: 'host', id: host }, app: `a${c}` });
+      records.push({
+        level: 'host',
+        id: host,
+        parent: { level: 'rack', id: `r${r}` },
+        attributes: { kernel: h < 4 ? 'A' : 'B' },
+      });
+      for (let c = 0; c < 8; c++)
+        records.push({
+          level: 'container',
+          id: `${host}c${c}`,
+          parent: { level: 'host', id: host },
+          app: `a${c}`,
+        });
     }
   }
   for (let c = 0; c < 8; c++) records.push({ level: 'app', id: `a${c}`, calls: c === 0 ? [] : ['a0'] });
@@ -94,7 +105,13 @@ describe('elect', () => {
     expect(rest).toEqual([]);
     expect(k!.cause).toEqual({ level: 'host', id: 'h02', kind: 'host' });
     expect(k!.members).toHaveLength(9);
-    expect(k!.candidates[0]!.evidence).toMatchObject({ units: 'container', hit: 9, size: 9, coverage: 1, ownAlerts: 1 });
+    expect(k!.candidates[0]!.evidence).toMatchObject({
+      units: 'container',
+      hit: 9,
+      size: 9,
+      coverage: 1,
+      ownAlerts: 1,
+    });
   });
 
   it('a distinct container that started first on a suffering host is a noisy neighbour', () => {
@@ -102,7 +119,8 @@ describe('elect', () => {
       [container('h13c5'), 'ContainerCpuHigh', T0],
       [host('h13'), 'HostCpuHigh', T0 + 10_000],
     ];
-    for (let c = 0; c < 8; c++) if (c !== 5) alerts.push([container(`h13c${c}`), 'ContainerCpuThrottled', T0 + 20_000 + c * 1000]);
+    for (let c = 0; c < 8; c++)
+      if (c !== 5) alerts.push([container(`h13c${c}`), 'ContainerCpuThrottled', T0 + 20_000 + c * 1000]);
     const [k] = elect(entities(topo, alerts), topo, OPTS);
     expect(k!.cause).toEqual({ level: 'container', id: 'h13c5', kind: 'noisy-neighbour' });
     expect(k!.candidates.map((c) => c.kind)).toContain('host');
@@ -115,11 +133,14 @@ describe('elect', () => {
     for (const h of ['h00', 'h01', 'h04', 'h10', 'h14', 'h15']) {
       alerts.push([container(`${h}c3`), 'ContainerCpuHigh', T0]);
       alerts.push([host(h), 'HostCpuHigh', T0 + 8000]);
-      for (let c = 0; c < 8; c++) if (c !== 3) alerts.push([container(`${h}c${c}`), 'ContainerLoadHigh', T0 + 15_000]);
+      for (let c = 0; c < 8; c++)
+        if (c !== 3) alerts.push([container(`${h}c${c}`), 'ContainerLoadHigh', T0 + 15_000]);
     }
     const elected = elect(entities(topo, alerts), topo, OPTS);
     expect(elected.map((k) => k.cause)).toEqual([{ level: 'app', id: 'a3', kind: 'app' }]);
-    expect(elected[0]!.candidates[0]!.evidence).toMatchObject({ byLevel: { container: 6, host: 6, neighbour: 42 } });
+    expect(elected[0]!.candidates[0]!.evidence).toMatchObject({
+      byLevel: { container: 6, host: 6, neighbour: 42 },
+    });
   });
 
   it('hosts down across both racks, all on kernel A: the attribute group', () => {
@@ -136,7 +157,8 @@ describe('elect', () => {
 
   it('callers failing after the app they call: the upstream app', () => {
     const alerts: [EntityRef, string, number][] = [];
-    for (const h of ['h00', 'h01', 'h02', 'h10', 'h11', 'h12']) alerts.push([container(`${h}c0`), 'HttpErrorRateHigh', T0]);
+    for (const h of ['h00', 'h01', 'h02', 'h10', 'h11', 'h12'])
+      alerts.push([container(`${h}c0`), 'HttpErrorRateHigh', T0]);
     for (const h of ['h03', 'h04', 'h05', 'h13', 'h14', 'h15']) {
       for (const c of [1, 2, 4, 6]) alerts.push([container(`${h}c${c}`), 'UpstreamErrorsHigh', T0 + 10_000]);
     }

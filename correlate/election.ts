@@ -1,5 +1,6 @@
 import type { Candidate, CauseKind, CauseRef, Level, TopologyView } from '../core/types.js';
-import { calleesOf, callersOf, type EntityRec } from './entities.js';
+import type { EntityRec } from './entities.js';
+import { TopologyCache } from './topology-cache.js';
 
 /**
  * Root-cause election: which few causes explain a set of alerting entities best.
@@ -133,8 +134,9 @@ export function elect(
   entities: readonly EntityRec[],
   topology: TopologyView,
   opts: ElectionOptions,
+  cache: TopologyCache = new TopologyCache(topology, opts.upstreamDepth),
 ): ElectedCause[] {
-  const build = new CandidateBuilder(entities, topology, opts);
+  const build = new CandidateBuilder(entities, topology, opts, cache);
   const cands = build.run();
   const owner = new Int32Array(entities.length).fill(-1);
   const stamp = new Int32Array(build.unitCount);
@@ -311,6 +313,12 @@ function toCandidate(x: Scored, starts: Float64Array, levels: Uint8Array): Candi
   return { entity: c.cause, kind: c.cause.kind, score: round(x.score, 1), evidence };
 }
 
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
 /** The k-th smallest of the first n values (quickselect; reorders them). */
 function select(a: Float64Array, n: number, k: number): number {
   let lo = 0;
@@ -370,15 +378,15 @@ class CandidateBuilder {
   private readonly unitSymptom = new Map<number, string>();
   unitCount: number;
   private readonly hostGroups = new Map<string, number[]>();
+  private readonly appMembers = new Map<string, number[]>();
   private readonly hostEntity = new Map<string, number>();
   private readonly attributeFilter: Set<string> | undefined;
-  private readonly calleeCache = new Map<string, string[]>();
-  private readonly attributeSizes = new Map<string, Map<string, number>>();
 
   constructor(
     private readonly entities: readonly EntityRec[],
     private readonly topology: TopologyView,
     private readonly opts: ElectionOptions,
+    private readonly cache: TopologyCache,
   ) {
     this.unitCount = entities.length;
     this.starts = new Float64Array(entities.length);
@@ -393,6 +401,8 @@ class CandidateBuilder {
       this.levels[i] = LEVEL_NAMES.indexOf(es[i]!.ref.level);
     }
     for (let i = 0; i < es.length; i++) this.collect(i, es[i]!);
+    this.hostCands();
+    this.appCands();
     this.hostUnits();
     this.noisyAndCascade();
     const cands = this.cands;
@@ -435,24 +445,15 @@ class CandidateBuilder {
     return u;
   }
 
+  /** Groups entities by host and by app; racks and IDCs alerting themselves are candidates at once. */
   private collect(i: number, e: EntityRec): void {
     const level = LEVEL_NAMES[this.levels[i]!]!;
-    if (level === 'container' || level === 'host') {
+    if (level === 'container') {
       const hostId = e.hostId;
-      if (hostId !== undefined) {
-        const own = level === 'host';
-        this.cand('host', hostId).add(i, i, own);
-        if (own) this.hostEntity.set(hostId, i);
-        else {
-          let g = this.hostGroups.get(hostId);
-          if (g === undefined) {
-            g = [];
-            this.hostGroups.set(hostId, g);
-          }
-          g.push(i);
-        }
-      }
-      if (level === 'container' && e.appId !== undefined) this.appCands(i, e.appId);
+      if (hostId !== undefined) push(this.hostGroups, hostId, i);
+      if (e.appId !== undefined) push(this.appMembers, e.appId, i);
+    } else if (level === 'host') {
+      if (e.hostId !== undefined) this.hostEntity.set(e.hostId, i);
     } else if (level === 'rack') {
       const u = this.unit('rack:' + e.ref.id);
       this.cand('rack', e.ref.id).add(i, u, true);
@@ -462,7 +463,49 @@ class CandidateBuilder {
       const u = this.unit('idc:' + e.ref.id);
       this.cand('idc', e.ref.id).add(i, u, true);
     } else if (level === 'app') {
-      this.appCands(i, e.ref.id);
+      push(this.appMembers, e.ref.id, i);
+    }
+  }
+
+  /** A host explains itself and its containers: worth a candidate from two alerting entities on. */
+  private hostCands(): void {
+    for (const [hostId, i] of this.hostEntity) {
+      const group = this.hostGroups.get(hostId);
+      if (group === undefined) continue;
+      const c = this.cand('host', hostId);
+      c.add(i, i, true);
+      for (const g of group) c.add(g, g, false);
+    }
+    for (const [hostId, group] of this.hostGroups) {
+      if (group.length < 2 || this.hostEntity.has(hostId)) continue;
+      const c = this.cand('host', hostId);
+      for (const g of group) c.add(g, g, false);
+    }
+  }
+
+  /**
+   * An app explains its alerting containers (fan-in needs two of them); an app that others call
+   * explains their containers' alerts too (upstream), when it alerts itself or two callers do.
+   */
+  private appCands(): void {
+    const es = this.entities;
+    const callersOf = new Map<string, string[]>();
+    for (const [app, members] of this.appMembers) {
+      if (members.length >= 2) {
+        const c = this.cand('app', app);
+        for (const m of members) {
+          c.add(m, m, true);
+          if (es[m]!.ref.level === 'app') c.appEntity = true;
+        }
+      }
+      for (const callee of this.cache.calleesOf(app)) push(callersOf, callee, app);
+    }
+    for (const [upstream, callers] of callersOf) {
+      const own = this.appMembers.get(upstream);
+      if (own === undefined && callers.length < 2) continue;
+      const c = this.cand('upstream', upstream);
+      if (own !== undefined) for (const m of own) c.add(m, m, true);
+      for (const caller of callers) for (const m of this.appMembers.get(caller)!) c.add(m, m, false);
     }
   }
 
@@ -589,24 +632,6 @@ class CandidateBuilder {
     return out;
   }
 
-  /** The app itself (fan-in across hosts) and the apps it calls (upstream failures). */
-  private appCands(i: number, app: string): void {
-    const level = this.entities[i]!.ref.level;
-    const own = level === 'container' || level === 'app';
-    const appCand = this.cand('app', app);
-    appCand.add(i, i, own);
-    if (level === 'app') appCand.appEntity = true;
-    this.cand('upstream', app).add(i, i, own);
-    let callees = this.calleeCache.get(app);
-    if (callees === undefined) {
-      callees = calleesOf(this.topology, app, this.opts.upstreamDepth);
-      this.calleeCache.set(app, callees);
-    }
-    for (const u of callees) {
-      this.cand('upstream', u).add(i, i, false);
-    }
-  }
-
   /**
    * A container is a noisy source on its host when it is distinct (its rule is not the one most
    * of the host's other alerting containers share), started first (before the host's own alert
@@ -668,7 +693,9 @@ class CandidateBuilder {
         const app = src.appId;
         if (app === undefined || cascaded.has(app + '\u0000' + hostId)) continue;
         cascaded.add(app + '\u0000' + hostId);
-        const appCand = this.byKind.get('app')!.get(app)!;
+        // An app with one alerting container is no fan-in; its container is the noisy one.
+        const appCand = this.byKind.get('app')?.get(app);
+        if (appCand === undefined) continue;
         if (hostIdx >= 0) appCand.add(hostIdx, s, false);
         for (const g of group) if (es[g]!.appId !== app) appCand.add(g, s, false);
       }
@@ -784,33 +811,18 @@ class CandidateBuilder {
       }
       case 'rack':
         return topo.childCount({ level: 'rack', id }) + (c.ownCount > 0 ? 1 : 0);
-      case 'idc': {
-        let hosts = 0;
-        for (const child of topo.children({ level: 'idc', id })) {
-          hosts += child.level === 'rack' ? topo.childCount(child) : child.level === 'host' ? 1 : 0;
-        }
-        return hosts + (c.ownCount > 0 ? 1 : 0);
-      }
+      case 'idc':
+        return this.cache.idcHostCount(id) + (c.ownCount > 0 ? 1 : 0);
       case 'attribute': {
         const eq = id.indexOf('=');
-        const key = id.slice(0, eq);
-        let sizes = this.attributeSizes.get(key);
-        if (sizes === undefined) {
-          sizes = topo.attributeValues?.('host', key) ?? new Map<string, number>();
-          this.attributeSizes.set(key, sizes);
-        }
-        return sizes.get(id.slice(eq + 1)) ?? 0;
+        return this.cache.attributeGroupSize(id.slice(0, eq), id.slice(eq + 1));
       }
       case 'app': {
         // An alert on the app entity itself (an SLO alert) is one more unit.
         return topo.childCount({ level: 'app', id }) + (c.appEntity ? 1 : 0);
       }
-      case 'upstream': {
-        let n = topo.childCount({ level: 'app', id });
-        for (const caller of callersOf(topo, id, this.opts.upstreamDepth))
-          n += topo.childCount({ level: 'app', id: caller });
-        return n;
-      }
+      case 'upstream':
+        return this.cache.upstreamSize(id);
       default:
         return 0;
     }

@@ -1,6 +1,7 @@
 import type { AlertEvent, EntityRef, Level, TopologyView } from '../core/types.js';
 import { SEVERITY_RANK } from '../core/types.js';
 import type { Incident } from './incident.js';
+import type { TopologyCache } from './topology-cache.js';
 
 /** One firing episode of an alert as the correlator keeps it (the latest state change wins). */
 export class AlertRec {
@@ -44,6 +45,8 @@ export class EntityRec {
   appKey: string | undefined;
   /** Apps this entity's app calls, up to the configured depth (filled on demand). */
   callees: string[] | undefined;
+  /** "upstream:<app>" keys of its own app and of those callees (filled on demand). */
+  upstreamKeys: string[] | undefined;
   readonly alerts: AlertRec[] = [];
   firing = 0;
   /** Earliest start among its alerts. */
@@ -71,7 +74,7 @@ export class EntityRec {
   }
 
   /** Looks up host, rack, IDC and app; alert labels fill in what the topology does not know. */
-  place(topology: TopologyView, labels: Record<string, string>): void {
+  place(topology: TopologyView, labels: Record<string, string>, cache?: TopologyCache): void {
     const { level, id } = this.ref;
     let host: string | undefined;
     let rack: string | undefined;
@@ -86,7 +89,20 @@ export class EntityRec {
     } else if (level === 'idc') {
       idc = id;
     }
-    if (host !== undefined) {
+    this.hostKey = undefined;
+    this.rackKey = undefined;
+    this.idcKey = undefined;
+    if (host !== undefined && cache !== undefined) {
+      const p = cache.hostPlace(host, labels);
+      rack = p.rackId;
+      idc = p.idcId;
+      this.hostKey = p.hostKey;
+      this.rackKey = p.rackKey;
+      this.idcKey = p.idcKey;
+      this.hostAttrs = p.attrs;
+      this.hostAttrNames = p.attrNames;
+      this.hostAttrIds = p.attrIds;
+    } else if (host !== undefined) {
       const hostRef: EntityRef = { level: 'host', id: host };
       rack = topology.parent(hostRef)?.id ?? (labels.rack || undefined);
       const attrs = topology.attributes(hostRef);
@@ -103,12 +119,13 @@ export class EntityRec {
     this.hostId = host;
     this.rackId = rack;
     this.idcId = idc;
-    this.hostKey = host === undefined ? undefined : 'host:' + host;
-    this.rackKey = rack === undefined ? undefined : 'rack:' + rack;
-    this.idcKey = idc === undefined ? undefined : 'idc:' + idc;
+    if (host !== undefined) this.hostKey ??= 'host:' + host;
+    if (rack !== undefined) this.rackKey ??= 'rack:' + rack;
+    if (idc !== undefined) this.idcKey ??= 'idc:' + idc;
     const app = level === 'app' ? id : this.appId;
-    this.appKey = app === undefined ? undefined : 'app:' + app;
+    this.appKey = app === undefined ? undefined : (cache?.appKey(app) ?? 'app:' + app);
     this.callees = undefined;
+    this.upstreamKeys = undefined;
     this.placed = host !== undefined || level === 'app' || level === 'rack' || level === 'idc';
   }
 
@@ -120,7 +137,7 @@ export class EntityRec {
 // Attribute sets are shared (interned) by the topology: their group ids are worked out once.
 const groupCache = new WeakMap<object, { names: string[]; ids: string[] }>();
 
-function attributeGroups(attrs: Readonly<Record<string, string>>): { names: string[]; ids: string[] } {
+export function attributeGroups(attrs: Readonly<Record<string, string>>): { names: string[]; ids: string[] } {
   let groups = groupCache.get(attrs);
   if (groups === undefined) {
     groups = { names: [], ids: [] };

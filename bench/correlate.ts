@@ -1,0 +1,229 @@
+/**
+ * Correlation figures:
+ *
+ * 1. CPU time to correlate the JD storm (fixtures/streams/jd-alerts.jsonl: 5,100 firing alerts,
+ *    then their 5,100 resolutions), alert by alert with a watermark after each, as the pipeline
+ *    drives it. Baseline in the same run: Alertmanager-style grouping by host label (one map
+ *    update per alert, no election), the floor any correlator pays to look at each alert.
+ * 2. Sustained throughput: every fault kind, repeated, with background alerts, on a
+ *    12,000-container fleet, as one long stream (alerts/s of CPU time).
+ * 3. A 1,000,000-container topology through the topology graph (records from the fixture fleet
+ *    builder): build time and memory, then the JD-shaped storm correlated on it.
+ *
+ *   npx tsx bench/correlate.ts [--runs 15] [--rounds 6] [--containers 1000000]
+ *
+ * Targets (issue 4): storm < 20 ms CPU, >= 100,000 alerts/s, 1M containers < 1.5 GiB and < 10 s.
+ */
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { AlertEvent, TopologyRecord } from '../core/types.js';
+import { parseAlertLines } from '../correlate/alerts.js';
+import { Correlator } from '../correlate/correlator.js';
+import { buildScenario, FAULT_KINDS, jdScenario } from '../fixtures/scenario.js';
+import { TopologyGraph } from '../topology/graph.js';
+import { parseTopologyLines } from '../topology/records.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : def;
+}
+
+function cpuMs<T>(f: () => T): [number, T] {
+  const start = process.cpuUsage();
+  const result = f();
+  const used = process.cpuUsage(start);
+  return [(used.user + used.system) / 1000, result];
+}
+
+function memory(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+function drive(c: Correlator, alerts: readonly AlertEvent[]): number {
+  let events = 0;
+  for (const a of alerts) {
+    c.ingest(a);
+    events += c.advance(a.at).length;
+  }
+  return events + c.flush().length;
+}
+
+const runs = arg('runs', 15);
+const rounds = arg('rounds', 6);
+const containers = arg('containers', 1_000_000);
+const MiB = 2 ** 20;
+
+// -------------------------------------------------------------------------------------------
+// 1. The JD storm
+// -------------------------------------------------------------------------------------------
+{
+  const streams = new URL('../fixtures/streams/', import.meta.url);
+  const topo = new TopologyGraph();
+  for (const r of parseTopologyLines(readFileSync(new URL('jd-topology.jsonl', streams), 'utf8'), 'jd')
+    .records) {
+    topo.apply(r, 0);
+  }
+  const { alerts } = parseAlertLines(readFileSync(new URL('jd-alerts.jsonl', streams), 'utf8'));
+  const firing = alerts.filter((a) => a.state === 'firing');
+  const storm: number[] = [];
+  const whole: number[] = [];
+  const baseline: number[] = [];
+  let elections = 0;
+  let electionMs = 0;
+  for (let i = 0; i < runs; i++) {
+    const c = new Correlator(topo);
+    const [ms] = cpuMs(() => {
+      for (const a of firing) {
+        c.ingest(a);
+        c.advance(a.at);
+      }
+      c.advance(firing[firing.length - 1]!.at + 60_000);
+    });
+    storm.push(ms);
+    elections = c.stats().elections;
+    electionMs = c.stats().electionMs;
+    whole.push(cpuMs(() => drive(new Correlator(topo), alerts))[0]);
+    baseline.push(
+      cpuMs(() => {
+        const groups = new Map<string, AlertEvent[]>();
+        for (const a of firing) {
+          const key = topo.parent(a.entity)?.id ?? a.entity.id;
+          const g = groups.get(key);
+          if (g === undefined) groups.set(key, [a]);
+          else g.push(a);
+        }
+        return groups.size;
+      })[0],
+    );
+  }
+  const c = new Correlator(topo);
+  for (const a of firing) c.ingest(a);
+  const events = firing.length;
+  const opened = c.advance(firing[firing.length - 1]!.at + 60_000);
+  console.log('1. JD storm (fixtures/streams/jd-alerts.jsonl), CPU time, min / median of', runs, 'runs');
+  console.log(
+    `   5,100 firing alerts -> ${opened.length} incident (${opened[0]?.rootCause.kind} ${opened[0]?.rootCause.id}): ` +
+      `${Math.min(...storm).toFixed(1)} / ${median(storm).toFixed(1)} ms (target < 20 ms); ` +
+      `${elections} elections, ${electionMs.toFixed(1)} ms in the last run`,
+  );
+  console.log(
+    `   all 10,200 state changes incl. resolution and hold-down: ${Math.min(...whole).toFixed(1)} / ${median(whole).toFixed(1)} ms`,
+  );
+  console.log(
+    `   baseline, group by host only: ${Math.min(...baseline).toFixed(2)} / ${median(baseline).toFixed(2)} ms ` +
+      `(correlation costs ${(median(storm) / median(baseline)).toFixed(1)}x the bare grouping); ${events} alerts`,
+  );
+}
+
+// -------------------------------------------------------------------------------------------
+// 2. Sustained throughput
+// -------------------------------------------------------------------------------------------
+{
+  const fleet = { idcs: 2, racksPerIdc: 6, hostsPerRack: 20, containersPerHost: 50, meanReplicas: 40 };
+  const stream: AlertEvent[] = [];
+  let topology: TopologyRecord[] = [];
+  let faults = 0;
+  const [genMs] = cpuMs(() => {
+    for (let round = 0; round < rounds; round++) {
+      FAULT_KINDS.forEach((kind, k) => {
+        // Same seed: same fleet; the fault picks differ by kind. A new fault every 10 minutes.
+        const s = buildScenario(kind, {
+          seed: 77,
+          fleet,
+          noisePerMinute: 10,
+          jitterMs: 1000,
+          start: Date.UTC(2024, 2, 1),
+        });
+        if (topology.length === 0) topology = s.topology;
+        const shift = (round * FAULT_KINDS.length + k) * 10 * 60_000;
+        for (const a of s.alerts) stream.push({ ...a, at: a.at + shift, startsAt: a.startsAt + shift });
+        faults++;
+      });
+    }
+    stream.sort((a, b) => a.at - b.at);
+  });
+  const topo = new TopologyGraph();
+  for (const r of topology) topo.apply(r, 0);
+  const c = new Correlator(topo);
+  const [ms, events] = cpuMs(() => drive(c, stream));
+  const s = c.stats();
+  console.log(
+    `2. Sustained: ${stream.length.toLocaleString('en')} alert state changes, ${faults} faults + background, 12,000 containers`,
+  );
+  console.log(
+    `   ${Math.round(stream.length / (ms / 1000)).toLocaleString('en')} alerts/s of CPU (${ms.toFixed(0)} ms; target >= 100,000/s); ` +
+      `${events} incident events, ${s.opened} incidents (${s.elections} elections, ${s.electionMs.toFixed(0)} ms); ` +
+      `stream generated in ${genMs.toFixed(0)} ms`,
+  );
+}
+
+// -------------------------------------------------------------------------------------------
+// 3. A 1,000,000-container topology
+// -------------------------------------------------------------------------------------------
+{
+  const hostsPerRack = 50;
+  const perHost = 100;
+  const racksPerIdc = 20;
+  const idcs = Math.max(1, Math.round(containers / (perHost * hostsPerRack * racksPerIdc)));
+  const [genMs, s] = cpuMs(() =>
+    jdScenario(7, {
+      fleet: {
+        idcs,
+        racksPerIdc,
+        hostsPerRack,
+        containersPerHost: perHost,
+        extraApps: [{ family: 'pay', replicas: 50 }],
+      },
+    }),
+  );
+  const before = memory();
+  const topo = new TopologyGraph({ initialCapacity: s.topology.length });
+  const wallStart = performance.now();
+  const [buildMs] = cpuMs(() => {
+    for (const r of s.topology) topo.apply(r, 0);
+  });
+  const wall = performance.now() - wallStart;
+  const after = memory();
+  const counts = topo.counts();
+  console.log(
+    `3. Topology of ${counts.container.toLocaleString('en')} containers, ${counts.host.toLocaleString('en')} hosts, ` +
+      `${counts.app.toLocaleString('en')} apps (fixture fleet built in ${(genMs / 1000).toFixed(1)} s)`,
+  );
+  console.log(
+    `   graph build from ${s.topology.length.toLocaleString('en')} CMDB records: ${(buildMs / 1000).toFixed(2)} s CPU, ` +
+      `${(wall / 1000).toFixed(2)} s wall (target < 10 s); memory ${((after - before) / MiB).toFixed(0)} MiB ` +
+      `(${((after - before) / counts.container).toFixed(0)} B per container; target < 1.5 GiB)`,
+  );
+  const firing = s.alerts.filter((a) => a.state === 'firing');
+  const storm: number[] = [];
+  let opened = 0;
+  for (let i = 0; i < Math.min(runs, 5); i++) {
+    const c = new Correlator(topo);
+    storm.push(
+      cpuMs(() => {
+        opened = 0;
+        for (const a of firing) {
+          c.ingest(a);
+          opened += c.advance(a.at).length;
+        }
+        opened += c.advance(firing[firing.length - 1]!.at + 60_000).length;
+      })[0],
+    );
+  }
+  console.log(
+    `   JD-shaped storm (${firing.length.toLocaleString('en')} firing alerts) on it: ${Math.min(...storm).toFixed(1)} / ` +
+      `${median(storm).toFixed(1)} ms CPU, ${opened} incident`,
+  );
+}

@@ -1,0 +1,134 @@
+import type { TopologyView } from '../core/types.js';
+import { attributeGroups, calleesOf, callersOf } from './entities.js';
+
+/** Where a host sits, looked up once per TTL for all the entities on it. */
+export interface HostPlace {
+  hostKey: string;
+  rackId: string | undefined;
+  rackKey: string | undefined;
+  idcId: string | undefined;
+  idcKey: string | undefined;
+  attrs: Readonly<Record<string, string>>;
+  attrNames: readonly string[];
+  attrIds: readonly string[];
+}
+
+/**
+ * Topology answers every election asks again (the apps an app calls, the containers behind an
+ * app's callers, hosts per IDC, hosts per attribute value), kept for `ttlMs` of event time:
+ * with a steady trickle of lone alerts there is an election every few seconds, and walking the
+ * call graph each time would cost more than the election itself. A topology change shows within
+ * one TTL.
+ */
+export class TopologyCache {
+  private since = Number.NEGATIVE_INFINITY;
+  private readonly callees = new Map<string, string[]>();
+  private readonly upstreamSizes = new Map<string, number>();
+  private readonly idcHosts = new Map<string, number>();
+  private readonly attributeSizes = new Map<string, Map<string, number>>();
+  private readonly hosts = new Map<string, HostPlace>();
+  private readonly appKeys = new Map<string, string>();
+
+  constructor(
+    readonly topology: TopologyView,
+    private readonly depth: number,
+    private readonly ttlMs = 5 * 60_000,
+  ) {}
+
+  /** Forgets everything once the TTL has passed (or time went backwards). */
+  refresh(now: number): void {
+    if (now - this.since < this.ttlMs && now >= this.since) return;
+    this.since = now;
+    this.callees.clear();
+    this.upstreamSizes.clear();
+    this.idcHosts.clear();
+    this.attributeSizes.clear();
+    this.hosts.clear();
+  }
+
+  /** The host's rack, IDC and attributes (labels fill in when the topology does not know them). */
+  hostPlace(host: string, labels: Record<string, string>): HostPlace {
+    let p = this.hosts.get(host);
+    if (p === undefined) {
+      const topo = this.topology;
+      const hostRef = { level: 'host' as const, id: host };
+      const rackId = topo.parent(hostRef)?.id ?? (labels.rack || undefined);
+      const idcId =
+        rackId === undefined
+          ? labels.idc || labels.dc || undefined
+          : (topo.parent({ level: 'rack', id: rackId })?.id ?? (labels.idc || labels.dc || undefined));
+      const attrs = topo.attributes(hostRef);
+      const groups = attributeGroups(attrs);
+      p = {
+        hostKey: 'host:' + host,
+        rackId,
+        rackKey: rackId === undefined ? undefined : 'rack:' + rackId,
+        idcId,
+        idcKey: idcId === undefined ? undefined : 'idc:' + idcId,
+        attrs,
+        attrNames: groups.names,
+        attrIds: groups.ids,
+      };
+      // A host the topology does not know is placed from one alert's labels: not worth keeping.
+      if (topo.has(hostRef)) this.hosts.set(host, p);
+    }
+    return p;
+  }
+
+  /** "app:<id>", built once. */
+  appKey(app: string): string {
+    let key = this.appKeys.get(app);
+    if (key === undefined) {
+      key = 'app:' + app;
+      if (this.appKeys.size > 100_000) this.appKeys.clear();
+      this.appKeys.set(app, key);
+    }
+    return key;
+  }
+
+  /** Apps reached from `app` along calls edges, up to the configured depth. */
+  calleesOf(app: string): string[] {
+    let list = this.callees.get(app);
+    if (list === undefined) {
+      list = calleesOf(this.topology, app, this.depth);
+      this.callees.set(app, list);
+    }
+    return list;
+  }
+
+  /** Containers of the app and of the apps calling it (up to the configured depth). */
+  upstreamSize(app: string): number {
+    let n = this.upstreamSizes.get(app);
+    if (n === undefined) {
+      const topo = this.topology;
+      n = topo.childCount({ level: 'app', id: app });
+      for (const caller of callersOf(topo, app, this.depth))
+        n += topo.childCount({ level: 'app', id: caller });
+      this.upstreamSizes.set(app, n);
+    }
+    return n;
+  }
+
+  idcHostCount(idc: string): number {
+    let n = this.idcHosts.get(idc);
+    if (n === undefined) {
+      const topo = this.topology;
+      n = 0;
+      for (const child of topo.children({ level: 'idc', id: idc })) {
+        n += child.level === 'rack' ? topo.childCount(child) : child.level === 'host' ? 1 : 0;
+      }
+      this.idcHosts.set(idc, n);
+    }
+    return n;
+  }
+
+  /** Hosts whose attribute `key` is `value` (0 when the view keeps no attribute groups). */
+  attributeGroupSize(key: string, value: string): number {
+    let sizes = this.attributeSizes.get(key);
+    if (sizes === undefined) {
+      sizes = this.topology.attributeValues?.('host', key) ?? new Map<string, number>();
+      this.attributeSizes.set(key, sizes);
+    }
+    return sizes.get(value) ?? 0;
+  }
+}
