@@ -288,13 +288,14 @@ export class DetectionEngine {
     // the previous one last time (sequential memory), then the tags -> series map.
     const prev = this.prevSeries;
     let s = prev >= 0 ? this.succ[prev]! : -1;
-    if (
-      s < 0 ||
-      this.serTags[s] !== tags ||
-      this.measurementNames[this.ser[s * SER + S_MEAS]!] !== p.measurement
-    ) {
-      s = this.findSeries(p);
-      if (prev >= 0) this.succ[prev] = s;
+    if (s < 0 || this.serTags[s] !== tags || this.serMeasurement[s] !== p.measurement) {
+      if (s >= 0 && this.serMeasurement[s] === p.measurement && sameTags(this.serTags[s]!, tags)) {
+        // The predicted series under a new tags object (decoders without a series cache).
+        this.serTags[s] = tags;
+      } else {
+        s = this.findSeries(p);
+        if (prev >= 0) this.succ[prev] = s;
+      }
     }
     this.prevSeries = s;
     const ser = this.ser;
@@ -473,11 +474,9 @@ export class DetectionEngine {
 
   private lookupSlow(p: Point, m: number): number {
     const tags = p.tags;
+    // Measurement and tag values (the keys are checked by sameTags).
     let h = fnv1a(FNV_OFFSET, p.measurement);
-    for (const k in tags) {
-      h = fnv1a(Math.imul(h ^ 0x1f, 16777619), k);
-      h = fnv1a(Math.imul(h ^ 0x3d, 16777619), tags[k]!);
-    }
+    for (const k in tags) h = fnv1a(Math.imul(h ^ 0x1f, 16777619), tags[k]!);
     h |= 0;
     const index = this.seriesIndex;
     let s = -1;
