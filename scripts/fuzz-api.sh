@@ -21,8 +21,14 @@ requirements="scripts/fuzz-api.requirements.txt"
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF "$(sed -n 's/^schemathesis==//p' "$requirements")"; then
   echo "fuzz-api: installing schemathesis into $venv" >&2
   mkdir -p "$cache"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  python3 -m venv "$venv" || {
+    echo "fuzz-api: 'python3 -m venv' failed: install Python 3 with venv (Debian: apt-get install python3-venv)" >&2
+    exit 1
+  }
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" || {
+    echo "fuzz-api: pip could not install $requirements from PyPI (see above)" >&2
+    exit 1
+  }
 fi
 
 workdir="$(mktemp -d)"
