@@ -114,6 +114,13 @@ describe('alert lifecycle on event time', () => {
     expect(summary(engine.advance(at(61)))).toEqual(['MemHigh resolved h1 @60']);
   });
 
+  it('works on coarse data (5-minute steps) without resolving between samples', () => {
+    const engine = new DetectionEngine({ rules: group(MEM_HIGH) });
+    const value = (s: number) => (s >= 600 && s < 1500 ? 95 : 50);
+    const events = replay(engine, memPoints('h1', 0, 3000, value, 300));
+    expect(summary(events)).toEqual(['MemHigh firing h1 @630', 'MemHigh resolved h1 @1530']);
+  });
+
   it('computes per-second rates of counters across resets, and ratios of fields', () => {
     const engine = new DetectionEngine({
       rules: group(

@@ -77,7 +77,10 @@ export interface DetectionEngineOptions {
   /** Optional CMDB view: fills a container's app and a host's rack/IDC when tags lack them. */
   topology?: TopologyView;
   onAlert?: (event: AlertEvent) => void;
-  /** A series without samples for this long has its alerts resolved (default 5 min). */
+  /**
+   * A series without samples for this long has its alerts resolved (default 15 min; keep it
+   * above a few sample intervals: 5-minute data needs more than 5 minutes).
+   */
   staleAfterMs?: number;
   /** A series without samples for this long loses its state (default 1 h). */
   seriesTtlMs?: number;
@@ -258,7 +261,7 @@ export class DetectionEngine {
     this.resolver = options.tagResolver ?? new TagResolver();
     this.topology = options.topology;
     this.onAlert = options.onAlert;
-    this.staleAfterMs = options.staleAfterMs ?? 5 * 60_000;
+    this.staleAfterMs = options.staleAfterMs ?? 15 * 60_000;
     this.seriesTtlMs = Math.max(options.seriesTtlMs ?? 3_600_000, this.staleAfterMs);
     this.entityTtl = new Float64Array(5);
     const ttl = options.entityTtlMs ?? {};
