@@ -374,6 +374,10 @@ class CandidateBuilder {
   private readonly unitIds = new Map<string, number>();
   private readonly hostUnits_ = new Map<string, number>();
   private readonly sourceHosts = new Set<string>();
+  /** Suffering hosts and the noisy containers on them. */
+  private readonly sources: { hostId: string; hostIdx: number; group: number[]; sources: number[] }[] = [];
+  /** Apps owning a noisy container: they may explain whole hosts (cascade). */
+  private readonly sourceApps = new Set<string>();
   /** Host units: the host's own rule, or the most common one among its alerting containers. */
   private readonly unitSymptom = new Map<number, string>();
   unitCount: number;
@@ -402,6 +406,7 @@ class CandidateBuilder {
     }
     for (let i = 0; i < es.length; i++) this.collect(i, es[i]!);
     this.hostCands();
+    this.findSources();
     this.appCands();
     this.hostUnits();
     this.noisyAndCascade();
@@ -443,6 +448,11 @@ class CandidateBuilder {
       this.unitIds.set(key, u);
     }
     return u;
+  }
+
+  /** Whether h of n units (one alert each) could ever carry a candidate past the threshold. */
+  private canReach(h: number, n: number, p0: number): boolean {
+    return explanationGain(h, Math.max(n, h), h, p0) * MAX_FACTOR >= this.opts.minGain;
   }
 
   /** Groups entities by host and by app; racks and IDCs alerting themselves are candidates at once. */
@@ -490,8 +500,13 @@ class CandidateBuilder {
   private appCands(): void {
     const es = this.entities;
     const callersOf = new Map<string, string[]>();
+    const p0 = this.opts.backgroundRate;
     for (const [app, members] of this.appMembers) {
-      if (members.length >= 2) {
+      // Victims of a storm elsewhere: a few containers of a big app, no noisy one among them.
+      const hopeful =
+        this.sourceApps.has(app) ||
+        this.canReach(members.length, this.topology.childCount({ level: 'app', id: app }), p0);
+      if (members.length >= 2 && hopeful) {
         const c = this.cand('app', app);
         for (const m of members) {
           c.add(m, m, true);
@@ -503,6 +518,14 @@ class CandidateBuilder {
     for (const [upstream, callers] of callersOf) {
       const own = this.appMembers.get(upstream);
       if (own === undefined && callers.length < 2) continue;
+      let h = own?.length ?? 0;
+      for (const caller of callers) h += this.appMembers.get(caller)!.length;
+      // Its own containers and the alerting callers' bound its size from below: often enough
+      // to rule it out before walking the call graph for its full size.
+      const topo = this.topology;
+      let low = topo.childCount({ level: 'app', id: upstream });
+      for (const caller of callers) low += topo.childCount({ level: 'app', id: caller });
+      if (!this.canReach(h, low, p0) || !this.canReach(h, this.cache.upstreamSize(upstream), p0)) continue;
       const c = this.cand('upstream', upstream);
       if (own !== undefined) for (const m of own) c.add(m, m, true);
       for (const caller of callers) for (const m of this.appMembers.get(caller)!) c.add(m, m, false);
@@ -638,18 +661,14 @@ class CandidateBuilder {
    * and before most neighbours, within `noisyMaxLeadMs`), and the host suffers (the host alerts
    * or neighbours do). Its app then also explains that host's trouble (the JD cascade).
    */
-  private noisyAndCascade(): void {
+  private findSources(): void {
     const es = this.entities;
     const { slackMs, noisyMaxLeadMs } = this.opts;
-    const cascaded = new Set<string>();
     const ruleCount = new Map<string, number>();
-    const hostIds = new Set<string>([...this.hostGroups.keys()]);
-    for (const hostId of hostIds) {
-      const group = this.hostGroups.get(hostId)!;
+    for (const [hostId, group] of this.hostGroups) {
       const hostIdx = this.hostEntity.get(hostId) ?? -1;
       const m = group.length;
       // The host must suffer as a whole: its own alert, or half its containers.
-      if (m === 0) continue;
       if (
         hostIdx < 0 &&
         m < Math.max(3, Math.ceil(this.topology.childCount({ level: 'host', id: hostId }) * HOST_UNIT_SHARE))
@@ -684,6 +703,18 @@ class CandidateBuilder {
       this.sourceHosts.add(hostId);
       sources.sort((a, b) => es[a]!.start - es[b]!.start);
       if (sources.length > MAX_SOURCES_PER_HOST) sources.length = MAX_SOURCES_PER_HOST;
+      this.sources.push({ hostId, hostIdx, group, sources });
+      for (const src of sources) {
+        const app = es[src]!.appId;
+        if (app !== undefined) this.sourceApps.add(app);
+      }
+    }
+  }
+
+  private noisyAndCascade(): void {
+    const es = this.entities;
+    const cascaded = new Set<string>();
+    for (const { hostId, hostIdx, group, sources } of this.sources) {
       for (const s of sources) {
         const src = es[s]!;
         const noisy = this.cand('noisy-neighbour', src.ref.id);
