@@ -414,9 +414,8 @@ export class Correlator {
       if (inc !== undefined && accepts(inc, e, rule)) return inc;
     }
     if (this.liveAttribute > 0 && host !== undefined) {
-      const attrs = e.hostAttrs;
-      for (const k in attrs) {
-        inc = idx.get('attr:' + k + '=' + attrs[k]);
+      for (const key of e.hostAttrKeys) {
+        inc = idx.get(key);
         if (inc !== undefined && accepts(inc, e, rule)) return inc;
       }
     }

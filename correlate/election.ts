@@ -598,28 +598,27 @@ class CandidateBuilder {
    * IDC with network trouble) stays a cause of its own.
    */
   private coherentSymptoms(cands: Cand[]): void {
-    const units = new Map<string, Set<number>>();
+    const counts = new Map<string, number>();
+    const seen = new Int32Array(this.unitCount);
+    let gen = 0;
     for (const c of cands) {
       const kind = c.cause.kind;
       if (kind !== 'rack' && kind !== 'idc' && kind !== 'attribute') continue;
-      units.clear();
+      counts.clear();
+      gen++;
       for (const u of c.units) {
+        if (seen[u] === gen) continue;
+        seen[u] = gen;
         const symptom = this.unitSymptom.get(u);
-        if (symptom === undefined) continue;
-        let set = units.get(symptom);
-        if (set === undefined) {
-          set = new Set();
-          units.set(symptom, set);
-        }
-        set.add(u);
+        if (symptom !== undefined) counts.set(symptom, (counts.get(symptom) ?? 0) + 1);
       }
-      if (units.size < 2) continue;
+      if (counts.size < 2) continue;
       let best = '';
       let bestN = -1;
-      for (const [symptom, set] of units) {
-        if (set.size > bestN || (set.size === bestN && symptom < best)) {
+      for (const [symptom, n] of counts) {
+        if (n > bestN || (n === bestN && symptom < best)) {
           best = symptom;
-          bestN = set.size;
+          bestN = n;
         }
       }
       let w = 0;

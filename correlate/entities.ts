@@ -38,6 +38,8 @@ export class EntityRec {
   /** Its host's attribute keys and `key=value` group ids, in the same order. */
   hostAttrNames: readonly string[] = NO_NAMES;
   hostAttrIds: readonly string[] = NO_NAMES;
+  /** Cause keys of those groups ("attr:kernel=5.10"). */
+  hostAttrKeys: readonly string[] = NO_NAMES;
   /** Cause keys of its host, rack, IDC and app ("host:h1"), built once for the hot path. */
   hostKey: string | undefined;
   rackKey: string | undefined;
@@ -102,6 +104,7 @@ export class EntityRec {
       this.hostAttrs = p.attrs;
       this.hostAttrNames = p.attrNames;
       this.hostAttrIds = p.attrIds;
+      this.hostAttrKeys = p.attrKeys;
     } else if (host !== undefined) {
       const hostRef: EntityRef = { level: 'host', id: host };
       rack = topology.parent(hostRef)?.id ?? (labels.rack || undefined);
@@ -111,6 +114,7 @@ export class EntityRec {
         const groups = attributeGroups(attrs);
         this.hostAttrNames = groups.names;
         this.hostAttrIds = groups.ids;
+        this.hostAttrKeys = groups.keys;
       }
     }
     if (rack !== undefined && idc === undefined) {
@@ -135,15 +139,23 @@ export class EntityRec {
 }
 
 // Attribute sets are shared (interned) by the topology: their group ids are worked out once.
-const groupCache = new WeakMap<object, { names: string[]; ids: string[] }>();
+const groupCache = new WeakMap<object, AttributeGroupIds>();
 
-export function attributeGroups(attrs: Readonly<Record<string, string>>): { names: string[]; ids: string[] } {
+export interface AttributeGroupIds {
+  names: string[];
+  ids: string[];
+  keys: string[];
+}
+
+export function attributeGroups(attrs: Readonly<Record<string, string>>): AttributeGroupIds {
   let groups = groupCache.get(attrs);
   if (groups === undefined) {
-    groups = { names: [], ids: [] };
+    groups = { names: [], ids: [], keys: [] };
     for (const k in attrs) {
+      const id = k + '=' + attrs[k];
       groups.names.push(k);
-      groups.ids.push(k + '=' + attrs[k]);
+      groups.ids.push(id);
+      groups.keys.push('attr:' + id);
     }
     groupCache.set(attrs, groups);
   }

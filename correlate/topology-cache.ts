@@ -11,6 +11,8 @@ export interface HostPlace {
   attrs: Readonly<Record<string, string>>;
   attrNames: readonly string[];
   attrIds: readonly string[];
+  /** "attr:<key>=<value>" cause keys, same order. */
+  attrKeys: readonly string[];
 }
 
 /**
@@ -68,6 +70,7 @@ export class TopologyCache {
         attrs,
         attrNames: groups.names,
         attrIds: groups.ids,
+        attrKeys: groups.keys,
       };
       // A host the topology does not know is placed from one alert's labels: not worth keeping.
       if (topo.has(hostRef)) this.hosts.set(host, p);
