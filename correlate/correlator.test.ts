@@ -246,7 +246,14 @@ describe('Correlator lifecycle (event time)', () => {
     expect(events.map((e) => [e.event, e.rootCause])).toEqual([
       ['opened', { level: 'container', id: 'not-in-topology', kind: 'self' }],
     ]);
-    expect(c.stats()).toMatchObject({ orphanResolved: 1, duplicates: 1 });
+    c.ingest({ ...alert(ghost, 'X', 'firing', T0), at: Number.NaN });
+    c.ingest({
+      ...alert(ghost, 'X', 'firing', T0),
+      entity: { level: 'vm', id: 'x' },
+    } as unknown as AlertEvent);
+    c.ingest(null as unknown as AlertEvent);
+    expect(c.flush()).toEqual([]);
+    expect(c.stats()).toMatchObject({ orphanResolved: 1, duplicates: 1, rejected: 3 });
   });
 
   it('places entities the topology does not know from their alert labels', () => {

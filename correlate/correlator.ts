@@ -1,10 +1,11 @@
-import type {
-  AlertEvent,
-  Candidate,
-  CauseRef,
-  IncidentEvent,
-  IncidentStatus,
-  TopologyView,
+import {
+  type AlertEvent,
+  type Candidate,
+  type CauseRef,
+  type IncidentEvent,
+  type IncidentStatus,
+  isLevel,
+  type TopologyView,
 } from '../core/types.js';
 import { BackgroundRate, type BackgroundState } from './background.js';
 import { type ElectedCause, type ElectionOptions, elect } from './election.js';
@@ -88,6 +89,8 @@ export interface CorrelatorOptions {
 export interface CorrelatorStats {
   /** Alert state changes processed. */
   alerts: number;
+  /** Records dropped by ingest() as malformed. */
+  rejected: number;
   firing: number;
   resolved: number;
   /** Resolutions of alerts never seen firing (or already resolved). */
@@ -166,6 +169,7 @@ export class Correlator {
   private out: IncidentEvent[] = [];
   private readonly counters: Omit<CorrelatorStats, 'live' | 'pooled' | 'buffered' | 'activeAlerts'> = {
     alerts: 0,
+    rejected: 0,
     firing: 0,
     resolved: 0,
     orphanResolved: 0,
@@ -227,8 +231,23 @@ export class Correlator {
     return this.nowAt;
   }
 
-  /** Queues an alert state change; it is processed by the `advance` whose watermark reaches it. */
+  /**
+   * Queues an alert state change; it is processed by the `advance` whose watermark reaches it.
+   * A record without a finite time, a known level, an entity id, a fingerprint or a firing/resolved
+   * state is counted (`stats().rejected`) and dropped: the parsers in alerts.ts report why.
+   */
   ingest(alert: AlertEvent): void {
+    if (
+      !Number.isFinite(alert?.at) ||
+      !Number.isFinite(alert.startsAt) ||
+      !isLevel(alert.entity?.level) ||
+      typeof alert.entity.id !== 'string' ||
+      typeof alert.fingerprint !== 'string' ||
+      (alert.state !== 'firing' && alert.state !== 'resolved')
+    ) {
+      this.counters.rejected++;
+      return;
+    }
     const buf = this.buffer;
     if (buf.length > this.bufferHead && alert.at < buf[buf.length - 1]!.at) this.bufferSorted = false;
     buf.push(alert);
