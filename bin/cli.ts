@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../core/config.js';
+import { UsageError } from './errors.js';
 
 /**
  * The `converge` command line. Each subcommand loads only what it needs, so `check-rules` does
@@ -18,30 +19,64 @@ function port(v: string): number {
   return n;
 }
 
+function collect(v: string, previous: string[] = []): string[] {
+  return [...previous, v];
+}
+
+export interface ReplayCliOptions {
+  format?: 'lp' | 'json';
+  precision?: 'ns' | 'us' | 'ms' | 's';
+  config?: string;
+  rules?: string;
+  alerts?: string;
+  topology?: string[];
+  alertsOut?: string;
+  incidentsOut?: string;
+  summaryJson?: boolean;
+  errorsOut?: string;
+  quiet?: boolean;
+}
+
 program
   .command('replay')
   .description(
-    'process a recorded metric stream (file or - for stdin) in event time as fast as possible, then exit',
+    'process a recorded stream in event time as fast as possible, then exit after the last window closes',
   )
-  .argument('<file>', 'line protocol or Telegraf JSON file, or - for stdin')
-  .addOption(new Option('--format <format>', 'input format').choices(['lp', 'json']))
+  .argument('[file]', 'metrics: line protocol or Telegraf JSON file, or - for stdin')
+  .addOption(new Option('--format <format>', 'metrics input format').choices(['lp', 'json']))
   .addOption(new Option('--precision <unit>', 'timestamp unit of the input').choices(['ns', 'us', 'ms', 's']))
+  .option('--alerts <file>', 'replay alert records (JSON Lines) through the correlator instead of metrics')
+  .option('--topology <file>', 'CMDB topology records (JSON Lines); repeatable', collect)
+  .option('--rules <dir>', 'rule directory replacing the default pack')
   .option('--config <file>', 'config file (YAML/JSON); a tsdb section makes the replay write to that TSDB')
+  .option('--alerts-out <file>', 'write every alert state change as JSON Lines')
+  .option('--incidents-out <file>', 'write every incident event (opened, updated, resolved) as JSON Lines')
   .option('--summary-json', 'print the summary as one JSON object on the last line of stdout')
   .option('--errors-out <file>', 'write every rejected line as JSON Lines {line, reason, text}')
   .option('--quiet', 'no progress line and no per-line error messages on stderr')
-  .action(async (file: string, opts: ReplayCliOptions) => {
+  .action(async (file: string | undefined, opts: ReplayCliOptions) => {
     const { runReplay } = await import('./replay-command.js');
-    const config = readConfig(opts.config);
-    process.exitCode = await runReplay(file, opts, config);
+    process.exitCode = await runReplay(file, opts, readConfig(opts.config));
+  });
+
+program
+  .command('check-rules')
+  .description('validate the rule files of a directory; errors as file:line:column: message')
+  .argument('<dir>', 'rule directory')
+  .action(async (dir: string) => {
+    const { runCheckRules } = await import('./check-rules-command.js');
+    process.exitCode = runCheckRules(dir);
   });
 
 program
   .command('demo')
-  .description('run the embedded engine on a bundled fixture fleet (what `npm start` runs)')
+  .description(
+    'run the embedded engine on a live synthetic fleet with injected faults (what `npm start` runs)',
+  )
   .option('--host <host>', 'API listen address', '127.0.0.1')
   .option('--port <port>', 'API listen port', port, 8080)
-  .action(async (opts: { host: string; port: number }) => {
+  .option('--rules <dir>', 'rule directory replacing the default pack')
+  .action(async (opts: { host: string; port: number; rules?: string }) => {
     const { runDemo } = await import('./demo-command.js');
     process.exitCode = await runDemo(opts);
   });
@@ -50,33 +85,27 @@ program
   .command('start')
   .description('run in production from a config file naming Kafka and the TSDB')
   .requiredOption('--config <file>', 'config file (YAML/JSON)')
-  .action(async (opts: { config: string }) => {
+  .option('--rules <dir>', 'rule directory replacing the default pack (and the config rules.dir)')
+  .option('--host <host>', 'API listen address (overrides api.host)')
+  .option('--port <port>', 'API listen port (overrides api.port)', port)
+  .action(async (opts: { config: string; rules?: string; host?: string; port?: number }) => {
     const { runStart } = await import('./start-command.js');
-    process.exitCode = await runStart(readConfig(opts.config));
+    process.exitCode = await runStart(readConfig(opts.config), opts);
   });
-
-export interface ReplayCliOptions {
-  format?: 'lp' | 'json';
-  precision?: 'ns' | 'us' | 'ms' | 's';
-  config?: string;
-  summaryJson?: boolean;
-  errorsOut?: string;
-  quiet?: boolean;
-}
 
 function readConfig(path: string | undefined): Config {
   try {
     return loadConfig(path);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(e.message + '\n');
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
 }
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  const usage = e instanceof UsageError || (e instanceof Error && e.name === 'RulesError');
   process.stderr.write(`converge: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
+  if (!usage && e instanceof Error && process.env.CONVERGE_DEBUG === '1')
+    process.stderr.write(`${e.stack}\n`);
+  process.exitCode = usage ? 2 : 1;
 });

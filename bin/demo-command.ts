@@ -1,17 +1,16 @@
 import { fileURLToPath } from 'node:url';
-import { Pipeline } from '../engine/pipeline.js';
+import { loadConfig } from '../core/config.js';
+import { buildEngine } from '../engine/build.js';
 import { replay } from '../engine/replay.js';
-import { TopologyGraph } from '../topology/graph.js';
 
 /**
  * `converge demo` (what `npm start` runs). For now it replays the bundled fixture fleet through
  * the embedded pipeline (no services) and prints what the engine saw; the live fleet with
  * injected faults and the API arrive with the detection, correlation and API stages.
  */
-export async function runDemo(_opts: { host: string; port: number }): Promise<number> {
+export async function runDemo(opts: { host: string; port: number; rules?: string }): Promise<number> {
   const file = fileURLToPath(new URL('../../fixtures/streams/fleet-sample.lp', import.meta.url));
-  const topology = new TopologyGraph();
-  const pipeline = new Pipeline(topology);
+  const { pipeline } = buildEngine(loadConfig(), { rulesDir: opts.rules });
   let malformed = 0;
   const summary = await replay(file, pipeline, {
     format: 'lp',

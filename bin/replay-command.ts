@@ -1,36 +1,80 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import type { Config } from '../core/config.js';
-import type { DecodeError } from '../core/types.js';
-import { Pipeline } from '../engine/pipeline.js';
-import { type ReplayProgress, replay } from '../engine/replay.js';
+import type { DecodeError, Level } from '../core/types.js';
+import { parseAlertLines } from '../correlate/alerts.js';
+import { renderIncidentEvent } from '../correlate/render.js';
+import { buildEngine } from '../engine/build.js';
+import type { Pipeline } from '../engine/pipeline.js';
+import { type ReplayProgress, type ReplaySummary, replay } from '../engine/replay.js';
 import type { PointSink } from '../ingest/sink.js';
-import { TopologyGraph } from '../topology/graph.js';
+import { alertJsonLine } from '../rules/alert-json.js';
+import type { TopologyGraph } from '../topology/graph.js';
+import { loadTopologyFile } from '../topology/records.js';
 import type { ReplayCliOptions } from './cli.js';
+import { UsageError } from './errors.js';
 
-export async function runReplay(file: string, opts: ReplayCliOptions, config: Config): Promise<number> {
-  const source = file === '-' ? 'stdin' : file;
-  const errors = new ErrorReporter(source, opts.quiet ? 0 : 20, opts.errorsOut);
-  const topology = new TopologyGraph({
-    ttlMs: config.topology.ttl,
-    mapping: config.topology.mapping,
-    attributeTags: config.topology.attributeTags,
-  });
-  const pipeline = new Pipeline(topology, { latenessMs: config.detect.lateness });
-  let sink: PointSink | undefined;
-  if (config.tsdb) {
-    const { InfluxPointSink } = await import('../ingest/tsdb/influx-writer.js');
-    sink = new InfluxPointSink({ ...config.tsdb, flushIntervalMs: config.tsdb.flushInterval });
+/**
+ * `converge replay [FILE|-]`: a recorded metric stream (or, with `--alerts`, a recorded alert
+ * stream) through the same engine as production, in event time, as fast as the CPU allows.
+ */
+export async function runReplay(
+  file: string | undefined,
+  opts: ReplayCliOptions,
+  config: Config,
+): Promise<number> {
+  if (file !== undefined && opts.alerts !== undefined) {
+    throw new UsageError('give either a metrics FILE or --alerts FILE, not both');
   }
-  const format = opts.format ?? config.input.format;
-  const summary = await replay(file === '-' ? process.stdin : file, pipeline, {
-    format,
-    precision: opts.precision ?? (format === 'lp' ? config.input.precision : undefined),
-    sink,
-    onError: errors.report,
-    onProgress: opts.quiet ? undefined : progressLine,
+  if (file === undefined && opts.alerts === undefined) {
+    throw new UsageError('nothing to replay: give a metrics FILE (or - for stdin) or --alerts FILE');
+  }
+  const alertsOut = opts.alertsOut ? createWriteStream(opts.alertsOut) : undefined;
+  const incidentsOut = opts.incidentsOut ? createWriteStream(opts.incidentsOut) : undefined;
+  const engine = buildEngine(config, {
+    rulesDir: opts.rules,
+    listeners: {
+      onAlert: alertsOut ? (a) => alertsOut.write(alertJsonLine(a) + '\n') : undefined,
+      onIncident: incidentsOut ? (e) => incidentsOut.write(renderIncidentEvent(e) + '\n') : undefined,
+    },
   });
-  await sink?.shutdown();
-  await errors.close();
+  const topologyFiles = [...config.topology.files, ...(opts.topology ?? [])];
+  const rejectedRecords = await loadTopology(engine.topology, topologyFiles, opts.quiet === true);
+
+  let summary: ReplaySummary;
+  if (opts.alerts !== undefined) {
+    const errors = new ErrorReporter(opts.alerts, opts.quiet ? 0 : 20, opts.errorsOut);
+    summary = replayAlerts(opts.alerts, engine.pipeline, errors);
+    await errors.close();
+  } else {
+    const source = file === '-' ? 'stdin' : file!;
+    const errors = new ErrorReporter(source, opts.quiet ? 0 : 20, opts.errorsOut);
+    let sink: PointSink | undefined;
+    if (config.tsdb) {
+      const { InfluxPointSink } = await import('../ingest/tsdb/influx-writer.js');
+      sink = new InfluxPointSink({
+        url: config.tsdb.url,
+        org: config.tsdb.org,
+        bucket: config.tsdb.bucket,
+        token: config.tsdb.token,
+        precision: config.tsdb.precision,
+        batchSize: config.tsdb.batchSize,
+        flushIntervalMs: config.tsdb.flushInterval,
+        gzipThreshold: config.tsdb.gzip ? 1000 : false,
+      });
+    }
+    const format = opts.format ?? config.input.format;
+    summary = await replay(file === '-' ? process.stdin : file!, engine.pipeline, {
+      format,
+      precision: opts.precision ?? (format === 'lp' ? config.input.precision : undefined),
+      sink,
+      onError: errors.report,
+      onProgress: opts.quiet ? undefined : progressLine,
+    });
+    await sink?.shutdown();
+    await errors.close();
+  }
+  await Promise.all([close(alertsOut), close(incidentsOut)]);
+
   if (opts.summaryJson) {
     process.stdout.write(JSON.stringify(summary) + '\n');
   } else {
@@ -38,10 +82,73 @@ export async function runReplay(file: string, opts: ReplayCliOptions, config: Co
     process.stdout.write(
       `${summary.points} points, ${summary.malformed} malformed lines, ${summary.series} series; ` +
         `entities: ${e.idc} idc, ${e.rack} racks, ${e.host} hosts, ${e.container} containers, ${e.app} apps; ` +
-        `${summary.alerts} alerts, ${summary.incidents} incidents; ${summary.wallMs} ms\n`,
+        `${summary.alerts} alert state changes, ${summary.incidents} incidents; ${summary.wallMs} ms` +
+        (rejectedRecords > 0 ? `; ${rejectedRecords} topology records rejected` : '') +
+        '\n',
     );
   }
   return 0;
+}
+
+/** Alert records (JSON Lines) in event-time order through the correlator. */
+function replayAlerts(path: string, pipeline: Pipeline, errors: ErrorReporter): ReplaySummary {
+  const started = performance.now();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read alerts file: ${(e as Error).message}`);
+  }
+  const parsed = parseAlertLines(text);
+  for (const e of parsed.errors) errors.report(e);
+  // Recorded alert files are mostly in time order; a stable sort makes them exactly so.
+  const alerts = parsed.alerts.slice().sort((a, b) => a.at - b.at);
+  for (let i = 0; i < alerts.length; i++) {
+    pipeline.acceptAlert(alerts[i]!);
+    if ((i & 255) === 255) pipeline.advance();
+  }
+  pipeline.finish();
+  const stats = pipeline.stats();
+  return {
+    points: 0,
+    malformed: parsed.errors.length,
+    series: 0,
+    entities: pipeline.topology.counts() as Record<Level, number>,
+    alerts: stats.alerts,
+    incidents: stats.incidents,
+    wallMs: Math.round(performance.now() - started),
+  };
+}
+
+async function loadTopology(
+  topology: TopologyGraph,
+  files: readonly string[],
+  quiet: boolean,
+): Promise<number> {
+  let rejected = 0;
+  for (const file of files) {
+    const { records, errors } = await loadTopologyFile(file);
+    if (errors.length === 1 && errors[0]!.line === 0) throw new UsageError(errors[0]!.message);
+    const problems = errors.map((e) => e.message);
+    for (const r of records) {
+      // CMDB-declared entities never expire, so their stamp does not matter for event time.
+      const problem = topology.apply(r, 0);
+      if (problem !== undefined) problems.push(`${file}: ${r.level} ${r.id}: ${problem}`);
+    }
+    rejected += problems.length;
+    if (!quiet) {
+      for (const p of problems.slice(0, 20)) process.stderr.write(p + '\n');
+      if (problems.length > 20)
+        process.stderr.write(`${file}: ${problems.length - 20} more rejected records\n`);
+    }
+  }
+  return rejected;
+}
+
+function close(out: WriteStream | undefined): Promise<void> {
+  return out
+    ? new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())))
+    : Promise.resolve();
 }
 
 function progressLine(p: ReplayProgress): void {
@@ -86,6 +193,6 @@ export class ErrorReporter {
           '\n',
       );
     }
-    if (this.out) await new Promise<void>((resolve) => this.out!.end(resolve));
+    await close(this.out);
   }
 }

@@ -1,13 +1,13 @@
 import type { Config } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { Pipeline } from '../engine/pipeline.js';
+import { buildEngine } from '../engine/build.js';
 import { createKafka } from '../ingest/kafka/client.js';
 import { KafkaMetricsConsumer } from '../ingest/kafka/metrics-consumer.js';
 import { TopologyFeed } from '../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../ingest/sink.js';
 import { InfluxPointSink } from '../ingest/tsdb/influx-writer.js';
 import { MemorySeriesStore } from '../ingest/tsdb/memory-store.js';
-import { TopologyGraph } from '../topology/graph.js';
+import type { TopologyGraph } from '../topology/graph.js';
 import { loadTopologyFile } from '../topology/records.js';
 
 /**
@@ -16,7 +16,10 @@ import { loadTopologyFile } from '../topology/records.js';
  * the TSDB, learning the topology from the metrics, the CMDB files and the `topology` topic.
  * SIGTERM/SIGINT stop it cleanly: the batch in hand is finished and committed, nothing is lost.
  */
-export async function runStart(config: Config): Promise<number> {
+export async function runStart(
+  config: Config,
+  opts: { rules?: string; host?: string; port?: number } = {},
+): Promise<number> {
   const log = createLogger(config.log.level);
   if (!config.kafka) {
     process.stderr.write(
@@ -26,11 +29,7 @@ export async function runStart(config: Config): Promise<number> {
     return 2;
   }
   const kafkaConfig = config.kafka;
-  const topology = new TopologyGraph({
-    ttlMs: config.topology.ttl,
-    mapping: config.topology.mapping,
-    attributeTags: config.topology.attributeTags,
-  });
+  const { topology, pipeline } = buildEngine(config, { rulesDir: opts.rules });
   await loadTopologyFiles(topology, config.topology.files, log);
 
   const sink: PointSink = config.tsdb
@@ -48,7 +47,6 @@ export async function runStart(config: Config): Promise<number> {
     : new MemorySeriesStore();
   if (!config.tsdb) log.warn('no `tsdb` section: points are kept in memory only (recent window per series)');
 
-  const pipeline = new Pipeline(topology, { latenessMs: config.detect.lateness });
   let fatal: Error | undefined;
   let stop: (code: number) => void = () => {};
   const consumer = new KafkaMetricsConsumer({

@@ -110,14 +110,16 @@ export async function replay(
   }
   if (carry.length > 0) await consume(carry);
   if (options.sink) await options.sink.forceFlush();
+  pipeline.finish();
+  const stats = pipeline.stats();
 
   return {
     points,
     malformed,
     series: series.size,
     entities: pipeline.topology.counts(),
-    alerts: 0,
-    incidents: 0,
+    alerts: stats.alerts,
+    incidents: stats.incidents,
     wallMs: Math.round(performance.now() - started),
   };
 }

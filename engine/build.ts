@@ -1,0 +1,68 @@
+import type { Config } from '../core/config.js';
+import { Correlator } from '../correlate/correlator.js';
+import { DetectionEngine } from '../rules/engine.js';
+import { defaultRulesDir, formatRuleError, loadRules } from '../rules/load.js';
+import type { RuleSet } from '../rules/model.js';
+import { TopologyGraph } from '../topology/graph.js';
+import { TagResolver } from '../topology/mapping.js';
+import { Pipeline, type PipelineListeners } from './pipeline.js';
+
+/**
+ * Builds the stages from the config, the one place where they are put together (the CLI
+ * commands only add their inputs and outputs around it).
+ */
+export interface BuiltEngine {
+  topology: TopologyGraph;
+  detection: DetectionEngine;
+  correlator: Correlator;
+  pipeline: Pipeline;
+  rulesDir: string;
+}
+
+export class RulesError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly problems: string[],
+  ) {
+    super(`rules in ${dir} are invalid:\n  ${problems.join('\n  ')}`);
+    this.name = 'RulesError';
+  }
+}
+
+/** Loads a rule directory (default: the bundled pack); any error refuses the whole set. */
+export function loadRuleSet(dir: string | undefined): { rules: RuleSet; dir: string } {
+  const rulesDir = dir ?? defaultRulesDir();
+  const { rules, errors } = loadRules(rulesDir);
+  if (errors.length > 0) throw new RulesError(rulesDir, errors.map(formatRuleError));
+  return { rules, dir: rulesDir };
+}
+
+export function buildEngine(
+  config: Config,
+  options: { rulesDir?: string; listeners?: PipelineListeners } = {},
+): BuiltEngine {
+  const { rules, dir } = loadRuleSet(options.rulesDir ?? config.rules.dir);
+  const topology = new TopologyGraph({
+    ttlMs: config.topology.ttl,
+    mapping: config.topology.mapping,
+    attributeTags: config.topology.attributeTags,
+  });
+  const detection = new DetectionEngine({
+    rules,
+    tagResolver: new TagResolver(config.topology.mapping),
+    topology,
+  });
+  const correlator = new Correlator(topology, {
+    groupWaitMs: config.correlate.groupWait,
+    holdDownMs: config.correlate.holdDown,
+    // The correlator prefers causes whose own signals are abnormal: detection's health score.
+    health: (cause) =>
+      cause.level === 'attribute' ? undefined : detection.health({ level: cause.level, id: cause.id })?.score,
+  });
+  const pipeline = new Pipeline(
+    { topology, detection, correlator },
+    { latenessMs: config.detect.lateness },
+    options.listeners,
+  );
+  return { topology, detection, correlator, pipeline, rulesDir: dir };
+}
