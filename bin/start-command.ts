@@ -1,6 +1,7 @@
 import type { Config } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { buildEngine } from '../engine/build.js';
+import { serveEngine } from '../engine/serve.js';
 import { createKafka } from '../ingest/kafka/client.js';
 import { KafkaMetricsConsumer } from '../ingest/kafka/metrics-consumer.js';
 import { TopologyFeed } from '../ingest/kafka/topology-feed.js';
@@ -29,7 +30,8 @@ export async function runStart(
     return 2;
   }
   const kafkaConfig = config.kafka;
-  const { topology, pipeline } = buildEngine(config, { rulesDir: opts.rules });
+  const engine = buildEngine(config, { rulesDir: opts.rules });
+  const { topology, pipeline } = engine;
   await loadTopologyFiles(topology, config.topology.files, log);
 
   const sink: PointSink = config.tsdb
@@ -83,6 +85,24 @@ export async function runStart(
     logger: log,
   });
 
+  let consuming = false;
+  const serving = await serveEngine({
+    config,
+    engine,
+    logger: log,
+    host: opts.host,
+    port: opts.port,
+    readiness: () => ({
+      ready: consuming,
+      checks: { kafka: { ok: consuming, detail: consuming ? 'consuming' : 'connecting' } },
+    }),
+    stats: () => {
+      const c = consumer.stats();
+      return { points: c.points, malformed: c.malformed };
+    },
+  });
+  log.info({ url: serving.url }, 'API listening');
+
   const done = new Promise<number>((resolve) => {
     let stopping = false;
     stop = (code: number) => {
@@ -91,6 +111,7 @@ export async function runStart(
       clearInterval(timer);
       log.info({ code }, 'stopping');
       Promise.allSettled([consumer.shutdown(), feed.shutdown()])
+        .then(async (results) => [...results, ...(await Promise.allSettled([serving.shutdown()]))])
         .then((results) => {
           for (const r of results)
             if (r.status === 'rejected') log.error({ err: String(r.reason) }, 'shutdown step failed');
@@ -117,6 +138,7 @@ export async function runStart(
   timer.unref();
 
   await Promise.all([consumer.start(), feed.start()]);
+  consuming = true;
   log.info(
     {
       brokers: kafkaConfig.brokers,

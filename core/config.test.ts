@@ -8,7 +8,8 @@ describe('config', () => {
     expect(c.tsdb).toBeUndefined();
     expect(c.input).toEqual({ format: 'lp', precision: 'ns' });
     expect(c.topology.ttl).toBe(900_000);
-    expect(c.api).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8080, tokens: [] });
+    expect(c.notify).toBeUndefined();
   });
   it('fills section defaults and parses durations', () => {
     const c = parseConfig({
@@ -38,5 +39,16 @@ describe('config', () => {
       expect(msg).toContain('tsdb.flushInterval: invalid duration "5 minutes"');
       expect(msg).toContain('(top level): unknown key typo');
     }
+  });
+});
+
+describe('config sections owned by other stages', () => {
+  it('mounts api and notify with their own validation', () => {
+    expect(() => parseConfig({ api: { tokens: [{ token: 'short' }] } }, 'c.yaml')).toThrow(
+      /api\.tokens\.0\.token: a token needs at least 16 characters/,
+    );
+    expect(() => parseConfig({ notify: { sinks: [{ name: 'x', type: 'teams' }] } }, 'c.yaml')).toThrow(
+      /notify\.sinks\.0\.type/,
+    );
   });
 });

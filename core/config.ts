@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ApiConfigSchema } from '../api/config.js';
+import { NotifyConfigSchema } from '../notify/config.js';
 import { parseDuration } from './duration.js';
 
 /**
@@ -93,12 +95,10 @@ export const ConfigSchema = z.strictObject({
   correlate: z
     .strictObject({ groupWait: duration.default(30_000), holdDown: duration.default(300_000) })
     .default({ groupWait: 30_000, holdDown: 300_000 }),
-  api: z
-    .strictObject({
-      host: z.string().min(1).default('127.0.0.1'),
-      port: z.number().int().min(0).max(65_535).default(8080),
-    })
-    .default({ host: '127.0.0.1', port: 8080 }),
+  /** The REST API (api/config.ts): listen address, bearer tokens, limits, CORS. */
+  api: ApiConfigSchema.prefault({}),
+  /** Notification routes, sinks, silences (notify/config.ts); absent: incidents are not sent anywhere. */
+  notify: NotifyConfigSchema.optional(),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info') })
     .default({

@@ -56,7 +56,7 @@ export class Pipeline {
   readonly topology: TopologyGraph;
   readonly detection: DetectionEngine | undefined;
   readonly correlator: Correlator | undefined;
-  private readonly listeners: PipelineListeners;
+  private readonly listeners: PipelineListeners[] = [];
   private readonly latenessMs: number;
   private readonly sweepEveryMs: number;
   private maxEventTime = Number.NEGATIVE_INFINITY;
@@ -73,9 +73,14 @@ export class Pipeline {
     this.topology = parts.topology;
     this.detection = parts.detection;
     this.correlator = parts.correlator;
-    this.listeners = listeners;
+    this.listeners.push(listeners);
     this.latenessMs = options.latenessMs ?? 5000;
     this.sweepEveryMs = options.sweepEveryMs ?? 10_000;
+  }
+
+  /** Adds a listener (the API's alert log, the notifier, output files). */
+  on(listeners: PipelineListeners): void {
+    this.listeners.push(listeners);
   }
 
   /** Durable points, in (roughly) event-time order. Hot path: one call per batch. */
@@ -97,13 +102,16 @@ export class Pipeline {
 
   /**
    * An alert from outside detection (the `--alerts` replay input, the API, Alertmanager): it
-   * goes to the correlator and moves event time like a point does.
+   * goes to the correlator and moves event time like a point does (up to `maxTime`).
    */
-  acceptAlert(alert: AlertEvent): void {
+  acceptAlert(alert: AlertEvent, options: { maxTime?: number } = {}): void {
     this.alerts++;
-    this.listeners.onAlert?.(alert);
+    for (const l of this.listeners) l.onAlert?.(alert);
     this.correlator?.ingest(alert);
-    if (alert.at > this.maxEventTime) this.maxEventTime = alert.at;
+    // Alerts from other systems carry their wall-clock times: `maxTime` (now) keeps one from the
+    // future from dragging every window ahead.
+    const t = options.maxTime !== undefined ? Math.min(alert.at, options.maxTime) : alert.at;
+    if (t > this.maxEventTime) this.maxEventTime = t;
   }
 
   /** Moves the watermark to what the input seen so far allows and runs what came due. */
@@ -125,7 +133,7 @@ export class Pipeline {
       for (let i = 0; i < changes.length; i++) {
         const a = changes[i]!;
         this.alerts++;
-        this.listeners.onAlert?.(a);
+        for (const l of this.listeners) l.onAlert?.(a);
         this.correlator?.ingest(a);
       }
     }
@@ -146,7 +154,7 @@ export class Pipeline {
       const e = events[i]!;
       this.incidentEvents++;
       if (e.event === 'opened') this.incidents++;
-      this.listeners.onIncident?.(e);
+      for (const l of this.listeners) l.onIncident?.(e);
     }
   }
 

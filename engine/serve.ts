@@ -1,0 +1,125 @@
+import { createEngineBackend, type EngineBackend } from '../api/backend.js';
+import type { ApiToken } from '../api/config.js';
+import type { EngineStats, Readiness } from '../api/ports.js';
+import { type ApiServer, createApiServer } from '../api/server.js';
+import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { IncidentEvent } from '../core/types.js';
+import { parseNotifyConfig } from '../notify/config.js';
+import { createNotifier, type Notifier } from '../notify/notifier.js';
+import type { BuiltEngine } from './build.js';
+
+/**
+ * What `converge start` and `converge demo` add around the engine: the notifier (incident events
+ * to the configured sinks), the REST API over the engine's state, and the glue between them.
+ */
+export interface ServeOptions {
+  config: Config;
+  engine: BuiltEngine;
+  logger: Logger;
+  /** Override api.host / api.port (command-line flags). */
+  host?: string;
+  port?: number;
+  /** Tokens added to the configured ones (the demo's generated write token). */
+  extraTokens?: ApiToken[];
+  /** Checks of the consumers and stores, for /readyz. */
+  readiness?: () => Readiness;
+  /** Figures of the ingest stage, for /metrics. */
+  stats?: () => EngineStats;
+}
+
+export interface Serving {
+  notifier: Notifier;
+  backend: EngineBackend;
+  api: ApiServer;
+  url: string;
+  /** Resolves when every incident event handed over so far is queued for delivery. */
+  drained(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+export async function serveEngine(o: ServeOptions): Promise<Serving> {
+  const { engine, config, logger } = o;
+  const notifier = createNotifier({
+    config: config.notify ?? parseNotifyConfig({}),
+    redisUrl: config.redis?.url,
+    topology: engine.topology,
+    logger,
+  });
+  await notifier.start();
+
+  const backend = createEngineBackend({
+    topology: engine.topology,
+    correlator: engine.correlator,
+    notifier,
+    detection: engine.detection,
+    // Alerts from other systems (POST /alerts, Alertmanager) carry wall-clock times.
+    submitAlerts: (alerts) => {
+      const now = Date.now();
+      for (const a of alerts) engine.pipeline.acceptAlert(a, { maxTime: now });
+      engine.pipeline.advance();
+    },
+    readiness: o.readiness,
+    stats: () => {
+      const p = engine.pipeline.stats();
+      return {
+        points: p.points,
+        watermark: Number.isFinite(p.watermark) ? p.watermark : undefined,
+        entities: engine.topology.counts(),
+        ...o.stats?.(),
+      };
+    },
+  });
+
+  // Incident events go to the notifier one at a time, in order; a failure (Redis down) is
+  // retried until it succeeds, so no event is lost and none overtakes another.
+  let chain: Promise<void> = Promise.resolve();
+  let closing = false;
+  const deliver = async (e: IncidentEvent): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await notifier.notify(e);
+        return;
+      } catch (err) {
+        if (closing) throw err;
+        const delay = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        logger.error(
+          { err: (err as Error).message, incident: e.id, version: e.version, delay },
+          'notify failed; retrying',
+        );
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  };
+  engine.pipeline.on({
+    onAlert: (a) => backend.recordAlert(a),
+    onIncident: (e) => {
+      chain = chain
+        .then(() => deliver(e))
+        .catch((err) => logger.error({ err: String(err) }, 'notify gave up'));
+    },
+  });
+
+  const api = await createApiServer(backend, {
+    ...config.api,
+    host: o.host ?? config.api.host,
+    port: o.port ?? config.api.port,
+    tokens: [...config.api.tokens, ...(o.extraTokens ?? [])],
+    logger,
+  });
+  const url = await api.listen();
+
+  return {
+    notifier,
+    backend,
+    api,
+    url,
+    drained: () => chain,
+    shutdown: async () => {
+      await api.close();
+      await Promise.race([chain, new Promise((r) => setTimeout(r, 5000))]);
+      closing = true;
+      await notifier.shutdown();
+    },
+  };
+}
