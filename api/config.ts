@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { positiveDurationSchema as durationMs } from '../core/schema.js';
 
 /**
  * The `api:` section of the config file. The lead mounts `ApiConfigSchema` in core/config.ts;
@@ -16,16 +16,6 @@ import { parseDuration } from '../core/duration.js';
  *   cors: { origins: ["https://ops.example.com"] }
  * ```
  */
-
-const durationMs = z.union([z.number().int().positive(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const ms = parseDuration(v);
-  if (ms === undefined || ms <= 0) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 500ms, 30s, 1m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 export const API_SCOPES = ['read', 'write'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];

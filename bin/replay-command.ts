@@ -3,7 +3,7 @@ import type { Config } from '../core/config.js';
 import type { DecodeError, Level } from '../core/types.js';
 import { parseAlertLines } from '../correlate/alerts.js';
 import { renderIncidentEvent } from '../correlate/render.js';
-import { buildEngine } from '../engine/build.js';
+import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
 import type { Pipeline } from '../engine/pipeline.js';
 import { type ReplayProgress, type ReplaySummary, replay } from '../engine/replay.js';
 import type { PointSink } from '../ingest/sink.js';
@@ -48,20 +48,7 @@ export async function runReplay(
   } else {
     const source = file === '-' ? 'stdin' : file!;
     const errors = new ErrorReporter(source, opts.quiet ? 0 : 20, opts.errorsOut);
-    let sink: PointSink | undefined;
-    if (config.tsdb) {
-      const { InfluxPointSink } = await import('../ingest/tsdb/influx-writer.js');
-      sink = new InfluxPointSink({
-        url: config.tsdb.url,
-        org: config.tsdb.org,
-        bucket: config.tsdb.bucket,
-        token: config.tsdb.token,
-        precision: config.tsdb.precision,
-        batchSize: config.tsdb.batchSize,
-        flushIntervalMs: config.tsdb.flushInterval,
-        gzipThreshold: config.tsdb.gzip ? 1000 : false,
-      });
-    }
+    const sink: PointSink | undefined = config.tsdb ? influxSinkFromConfig(config.tsdb) : undefined;
     const format = opts.format ?? config.input.format;
     summary = await replay(file === '-' ? process.stdin : file!, engine.pipeline, {
       format,

@@ -1,12 +1,11 @@
 import type { Config } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { buildEngine } from '../engine/build.js';
+import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
 import { serveEngine } from '../engine/serve.js';
 import { createKafka } from '../ingest/kafka/client.js';
 import { KafkaMetricsConsumer } from '../ingest/kafka/metrics-consumer.js';
 import { TopologyFeed } from '../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../ingest/sink.js';
-import { InfluxPointSink } from '../ingest/tsdb/influx-writer.js';
 import { MemorySeriesStore } from '../ingest/tsdb/memory-store.js';
 import type { TopologyGraph } from '../topology/graph.js';
 import { loadTopologyFile } from '../topology/records.js';
@@ -34,19 +33,7 @@ export async function runStart(
   const { topology, pipeline } = engine;
   await loadTopologyFiles(topology, config.topology.files, log);
 
-  const sink: PointSink = config.tsdb
-    ? new InfluxPointSink({
-        url: config.tsdb.url,
-        org: config.tsdb.org,
-        bucket: config.tsdb.bucket,
-        token: config.tsdb.token,
-        precision: config.tsdb.precision,
-        batchSize: config.tsdb.batchSize,
-        flushIntervalMs: config.tsdb.flushInterval,
-        gzipThreshold: config.tsdb.gzip ? 1000 : false,
-        logger: log,
-      })
-    : new MemorySeriesStore();
+  const sink: PointSink = config.tsdb ? influxSinkFromConfig(config.tsdb, log) : new MemorySeriesStore();
   if (!config.tsdb) log.warn('no `tsdb` section: points are kept in memory only (recent window per series)');
 
   let fatal: Error | undefined;

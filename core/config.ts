@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ApiConfigSchema } from '../api/config.js';
 import { NotifyConfigSchema } from '../notify/config.js';
-import { parseDuration } from './duration.js';
+import { durationSchema as duration } from './schema.js';
 
 /**
  * The configuration file (YAML or JSON). Every section is optional: a missing `kafka`, `tsdb` or
@@ -11,16 +11,6 @@ import { parseDuration } from './duration.js';
  * in-process queue) is used for that part. The shape mirrors the stages of the pipeline.
  * Unknown keys are errors (a typo must not silently fall back to a default).
  */
-
-const duration = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 500ms, 30s, 5m, 1h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const tagList = z.array(z.string().min(1)).min(1);
 

@@ -1,5 +1,7 @@
 import type { Config } from '../core/config.js';
+import type { Logger } from '../core/log.js';
 import { Correlator } from '../correlate/correlator.js';
+import { InfluxPointSink } from '../ingest/tsdb/influx-writer.js';
 import { DetectionEngine } from '../rules/engine.js';
 import { defaultRulesDir, formatRuleError, loadRules } from '../rules/load.js';
 import type { RuleSet } from '../rules/model.js';
@@ -65,4 +67,19 @@ export function buildEngine(
     options.listeners,
   );
   return { topology, detection, correlator, pipeline, rulesDir: dir };
+}
+
+/** The TSDB writer for the config's `tsdb` section. */
+export function influxSinkFromConfig(tsdb: NonNullable<Config['tsdb']>, logger?: Logger): InfluxPointSink {
+  return new InfluxPointSink({
+    url: tsdb.url,
+    org: tsdb.org,
+    bucket: tsdb.bucket,
+    token: tsdb.token,
+    precision: tsdb.precision,
+    batchSize: tsdb.batchSize,
+    flushIntervalMs: tsdb.flushInterval,
+    gzipThreshold: tsdb.gzip ? 1000 : false,
+    logger,
+  });
 }

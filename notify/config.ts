@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../core/duration.js';
+import { durationSchema as durationMs } from '../core/schema.js';
 import type { IncidentEventType } from '../core/types.js';
 import { type Matcher, parseMatcher } from './matchers.js';
 import { SINK_TYPES } from './registry.js';
@@ -31,16 +31,6 @@ import { compileTemplate, DEFAULT_TEXT, DEFAULT_TITLE, TemplateError } from './t
  *     - { name: dc1-upgrade, matchers: ['idc="dc1"'], startsAt: 2024-06-01T00:00:00Z, endsAt: 2024-06-01T04:00:00Z }
  * ```
  */
-
-const durationMs = z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'number') return v;
-  const ms = parseDuration(v);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${v}" (use e.g. 500ms, 30s, 5m, 1h)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 /** An instant: ISO-8601 text or milliseconds since the epoch. */
 export const instantMs = z.union([z.number(), z.string(), z.date()]).transform((v, ctx) => {
