@@ -66,7 +66,10 @@ export interface CorrelatorOptions {
   slackMs?: number;
   /** Time-order penalty scale. Default 30 s. */
   tauMs?: number;
-  /** How far ahead of its victims a noisy container may start. Default 2 min. */
+  /**
+   * How far ahead of its victims a noisy container may start. Default 15 min: rules with
+   * different `for` durations (5 min on containers, 10 on hosts) shift alert starts by minutes.
+   */
   noisyMaxLeadMs?: number;
   /** Host attribute keys that form groups (kernel, model, os, zone ...). Default: every key. */
   attributeKeys?: readonly string[];
@@ -123,6 +126,8 @@ export interface CorrelatorSnapshot {
 }
 
 const MAX_GROUP_WAIT_MS = 10 * 60_000;
+/** Context incidents larger than this stay out of elections (their domain takes alerts directly). */
+const MAX_CONTEXT_MEMBERS = 5000;
 
 export class Correlator {
   private readonly groupWait: number;
@@ -216,7 +221,7 @@ export class Correlator {
       minGain: options.minGain ?? 10,
       slackMs: options.slackMs ?? 5000,
       tauMs: options.tauMs ?? 30_000,
-      noisyMaxLeadMs: options.noisyMaxLeadMs ?? 2 * 60_000,
+      noisyMaxLeadMs: options.noisyMaxLeadMs ?? 15 * 60_000,
       attributeKeys: options.attributeKeys,
       minAttributeGroup: options.minAttributeGroup ?? 3,
       upstreamDepth: options.upstreamDepth ?? 2,
@@ -520,6 +525,32 @@ export class Correlator {
     const since = this.poolHeadSince() - this.mergeWindow;
     const rules = new Set<string>();
     for (const e of input) rules.add(e.rule);
+    // Live incidents on the same hosts or apps, whatever their age: the context that tells
+    // whether these alerts are the next wave of a storm already open (an app's hot containers
+    // alerted first, their hosts and neighbours only now).
+    const context = new Set<Incident>();
+    for (const e of input) {
+      const host = e.hostId;
+      if (host !== undefined) {
+        const a = this.ownHostIndex.get(host);
+        if (a !== undefined) context.add(a);
+        const b = this.cascadeIndex.get(host);
+        if (b !== undefined) context.add(b);
+        const c = this.liveByCause.get(e.hostKey!);
+        if (c !== undefined) context.add(c);
+      }
+      if (e.appKey !== undefined) {
+        const d = this.liveByCause.get(e.appKey);
+        if (d !== undefined) context.add(d);
+      }
+    }
+    for (const inc of context) {
+      if (inc.members.size > MAX_CONTEXT_MEMBERS) {
+        context.delete(inc);
+        continue;
+      }
+      for (const e of inc.members.values()) input.push(e);
+    }
     // Incidents in opening order; those opened before `since` (so started before it) drop off.
     const recent = this.recent;
     let drop = 0;
@@ -527,6 +558,7 @@ export class Correlator {
     if (drop > 0) recent.splice(0, drop);
     for (const inc of recent) {
       if (inc.status !== 'open' || inc.startsAt < since || inc.members.size > this.mergeMaxMembers) continue;
+      if (context.has(inc)) continue;
       let shared = false;
       for (const r of inc.rules) {
         if (rules.has(r)) {
@@ -854,10 +886,7 @@ export class Correlator {
         for (const a of s.alerts) {
           const rec = restoreAlert(a);
           c.alerts.set(a.event.fingerprint, rec);
-          if (!inc.members.has(rec.entity.key)) {
-            inc.members.set(rec.entity.key, rec.entity);
-            rec.entity.incident = inc;
-          }
+          inc.addMember(rec.entity);
           inc.absorbAlert(rec);
         }
         inc.severity = s.severity;
@@ -866,13 +895,20 @@ export class Correlator {
         c.recent.push(inc);
         if (!Number.isNaN(inc.holdUntil)) c.holds.push(inc.holdUntil, inc);
       } else {
+        const entities = new Map<string, EntityRec>();
         for (const a of s.alerts) {
-          const e = new EntityRec(a.event.entity);
-          e.place(topology, a.event.labels);
+          const key = a.event.entity.level + ':' + a.event.entity.id;
+          let e = entities.get(key);
+          if (e === undefined) {
+            e = new EntityRec(a.event.entity);
+            e.place(topology, a.event.labels);
+            entities.set(key, e);
+          }
           const rec = new AlertRec(a.event, e);
           rec.firing = a.firing;
           rec.endsAt = a.endsAt;
           e.add(rec);
+          inc.members.set(key, e);
           inc.absorbAlert(rec);
         }
         inc.severity = s.severity;
@@ -908,23 +944,29 @@ export class Correlator {
 function accepts(inc: Incident, e: EntityRec, rule: string): boolean {
   const host = e.hostId;
   if (host !== undefined && inc.cascadeHosts.has(host)) return true;
+  const kind = inc.cause.kind;
+  // The faulty app itself, its containers or the noisy container: whatever else they show.
+  if ((kind === 'app' || kind === 'noisy-neighbour') && isOwn(inc, e)) return true;
   if (!inc.rules.has(rule)) return false;
-  switch (inc.cause.kind) {
+  switch (kind) {
     case 'rack':
     case 'idc':
     case 'attribute':
       return e.ref.level !== 'container';
     case 'app':
     case 'noisy-neighbour':
-      // Its own containers, or a host running one of them starting to show the storm's symptoms.
-      return (
-        e.appId === inc.cause.id ||
-        e.ref.id === inc.cause.id ||
-        (host !== undefined && inc.ownHosts.has(host))
-      );
+      // A host running one of its containers, starting to show the storm's symptoms.
+      return host !== undefined && inc.ownHosts.has(host);
     default:
       return true;
   }
+}
+
+function isOwn(inc: Incident, e: EntityRec): boolean {
+  const id = inc.cause.id;
+  return inc.cause.kind === 'app'
+    ? e.appId === id || (e.ref.level === 'app' && e.ref.id === id)
+    : e.ref.level === 'container' && e.ref.id === id;
 }
 
 function selfCause(e: EntityRec): { key: string; cause: CauseRef; candidates: Candidate[] } {

@@ -59,7 +59,8 @@ export interface IncidentSummary {
   rootCause: CauseRef;
   candidates: Candidate[];
   absorbed: { total: number; byLevel: Partial<Record<Level | 'neighbour', number>> };
-  /** Absorbed alerts still firing. */
+  /** Absorbed alert episodes, and how many still fire. */
+  alerts: number;
   firing: number;
   startsAt: number;
   openedAt: number;
@@ -116,6 +117,7 @@ export class Incident {
   resolvedAt: number | undefined;
   mergedInto: string | undefined;
   firing = 0;
+  /** Alerting entities absorbed, in all and per level (an entity with two alerts counts once). */
   total = 0;
   byLevel: Record<string, number> = {};
   readonly members = new Map<string, EntityRec>();
@@ -147,19 +149,25 @@ export class Incident {
 
   /** Adds an entity and all its alert episodes. */
   absorbEntity(e: EntityRec): void {
-    this.members.set(e.key, e);
-    e.incident = this;
+    this.addMember(e);
     e.poolSince = Number.NaN;
     for (const a of e.alerts) this.absorbAlert(a);
+  }
+
+  /** Counts an entity once, at its place relative to the root cause. */
+  addMember(e: EntityRec): void {
+    if (this.members.has(e.key)) return;
+    this.members.set(e.key, e);
+    e.incident = this;
+    this.total++;
+    const role = roleOf(this.cause, e);
+    this.byLevel[role] = (this.byLevel[role] ?? 0) + 1;
     this.noteHosts(e);
   }
 
   /** Adds one alert episode of a member entity. Returns true when the severity rose. */
   absorbAlert(a: AlertRec): boolean {
     this.alerts.push(a);
-    this.total++;
-    const role = roleOf(this.cause, a.entity);
-    this.byLevel[role] = (this.byLevel[role] ?? 0) + 1;
     this.rules.add(a.event.rule);
     if (a.firing) this.firing++;
     return this.raiseSeverity(a.event.severity);
@@ -176,12 +184,13 @@ export class Incident {
   recount(): void {
     this.byLevel = {};
     this.cascadeHosts.clear();
-    for (const a of this.alerts) {
-      const role = roleOf(this.cause, a.entity);
-      this.byLevel[role] = (this.byLevel[role] ?? 0) + 1;
-    }
     this.ownHosts.clear();
-    for (const e of this.members.values()) this.noteHosts(e);
+    for (const e of this.members.values()) {
+      const role = roleOf(this.cause, e);
+      this.byLevel[role] = (this.byLevel[role] ?? 0) + 1;
+      this.noteHosts(e);
+    }
+    this.total = this.members.size;
   }
 
   private noteHosts(e: EntityRec): void {
@@ -242,6 +251,7 @@ export class Incident {
       rootCause: this.cause,
       candidates: this.candidates,
       absorbed: { total: this.total, byLevel: { ...this.byLevel } },
+      alerts: this.alerts.length,
       firing: this.firing,
       startsAt: this.startsAt,
       openedAt: this.openedAt,
