@@ -504,9 +504,10 @@ class CandidateBuilder {
     for (const [app, members] of this.appMembers) {
       // Victims of a storm elsewhere: a few containers of a big app, no noisy one among them.
       const hopeful =
-        this.sourceApps.has(app) ||
-        this.canReach(members.length, this.topology.childCount({ level: 'app', id: app }), p0);
-      if (members.length >= 2 && hopeful) {
+        members.length >= 2 &&
+        (this.sourceApps.has(app) ||
+          this.canReach(members.length, this.topology.childCount({ level: 'app', id: app }), p0));
+      if (hopeful) {
         const c = this.cand('app', app);
         for (const m of members) {
           c.add(m, m, true);
