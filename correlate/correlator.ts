@@ -611,8 +611,11 @@ export class Correlator {
       // Incidents this cause explains completely, which began shortly before its new alerts
       // (within the merge window) with the same symptom, were its first signs: it takes them over.
       const absorbed: Incident[] = [];
+      // The storm's symptoms: rules on at least a fifth of its new entities (not a stray one).
+      const counts = new Map<string, number>();
+      for (const e of pooled) counts.set(e.rule, (counts.get(e.rule) ?? 0) + 1);
       const rules = new Set<string>();
-      for (const e of pooled) rules.add(e.rule);
+      for (const [rule, n] of counts) if (n * 5 >= pooled.length) rules.add(rule);
       for (const [inc, n] of touched) {
         if (n !== inc.members.size || inc.status !== 'open' || inc.startsAt < pooledStart - this.mergeWindow)
           continue;
