@@ -19,6 +19,18 @@ function port(v: string): number {
   return n;
 }
 
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+
+function wholeNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
+  return n;
+}
+
 function collect(v: string, previous: string[] = []): string[] {
   return [...previous, v];
 }
@@ -76,10 +88,26 @@ program
   .option('--host <host>', 'API listen address', '127.0.0.1')
   .option('--port <port>', 'API listen port', port, 8080)
   .option('--rules <dir>', 'rule directory replacing the default pack')
-  .action(async (opts: { host: string; port: number; rules?: string }) => {
-    const { runDemo } = await import('./demo-command.js');
-    process.exitCode = await runDemo(opts);
-  });
+  .option('--speed <n>', 'run event time N times faster than the wall clock', positiveNumber, 1)
+  .option('--seed <n>', 'seed of the fleet and its fault schedule', wholeNumber, 1)
+  .option(
+    '--fleet <spec>',
+    'IDCSxRACKSxHOSTSxCONTAINERS: racks per IDC, hosts per rack, containers per host',
+    '2x4x25x15',
+  )
+  .action(
+    async (opts: {
+      host: string;
+      port: number;
+      rules?: string;
+      speed: number;
+      seed: number;
+      fleet: string;
+    }) => {
+      const { runDemo } = await import('./demo-command.js');
+      process.exitCode = await runDemo(opts);
+    },
+  );
 
 program
   .command('start')
