@@ -173,16 +173,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       `  loaded ${(records.length - rejected).toLocaleString('en-US')} CMDB records and a day of app traffic history\n\n` +
       `API      ${url}/api/v1   (OpenAPI: ${url}/openapi.json, metrics: ${url}/metrics)\n` +
       `token    ${token}   (read + write, valid for this run only)\n\n` +
-      `  export CONVERGE_TOKEN=${token}\n` +
-      `  curl -s '${url}/api/v1/incidents?status=open'\n` +
-      `  curl -s ${url}/api/v1/incidents/INCIDENT_ID\n` +
-      `  curl -s '${url}/api/v1/alerts?state=firing&predicted=true'\n` +
-      `  curl -s ${url}/api/v1/health\n` +
-      `  curl -s -X POST -H "Authorization: Bearer $CONVERGE_TOKEN" -H 'content-type: application/json' \\\n` +
+      `  export CONVERGE_TOKEN=${token}   # every route but /healthz and /readyz needs it\n` +
+      `  curl -s -H "Authorization: Bearer $CONVERGE_TOKEN" '${url}/api/v1/incidents?status=open'\n` +
+      `  curl -s -H "Authorization: Bearer $CONVERGE_TOKEN" ${url}/api/v1/incidents/INCIDENT_ID\n` +
+      `  curl -s -H "Authorization: Bearer $CONVERGE_TOKEN" '${url}/api/v1/alerts?state=firing&predicted=true'\n` +
+      `  curl -s -H "Authorization: Bearer $CONVERGE_TOKEN" ${url}/api/v1/health\n` +
+      `  curl -s -H "Authorization: Bearer $CONVERGE_TOKEN" -H 'content-type: application/json' \\\n` +
       `       -d '{"by":"me"}' ${url}/api/v1/incidents/INCIDENT_ID/ack\n` +
-      (isLoopback(opts.host)
-        ? ''
-        : `  (not on loopback: read routes need the token too: -H "Authorization: Bearer $CONVERGE_TOKEN")\n`) +
       `\nFault schedule (ground truth; repeats every ${live.schedule.cycleMs / 60_000} min with new victims):\n`,
   );
   for (const ep of live.schedule.cycle(0)) {
@@ -357,10 +354,6 @@ function clockTime(t: number): string {
   const d = new Date(t);
   const two = (n: number) => String(n).padStart(2, '0');
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 function portMessage(host: string, port: number, code: string | undefined): string {
