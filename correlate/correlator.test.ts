@@ -236,6 +236,128 @@ describe('Correlator lifecycle (event time)', () => {
     }
   });
 
+  describe('resolveIncident (an operator closes an incident)', () => {
+    const host = (h: number) => ({ level: 'host' as const, id: fleet.hosts[h]!.id });
+
+    it('closes a firing incident once; its alerts resolve silently, later alerts open a new one', () => {
+      const c = new Correlator(topo, { holdDownMs: 300 * S });
+      const storm = hostDown(fleet, 4, T0, T0 + 600 * S);
+      const firing = storm.filter((a) => a.state === 'firing');
+      const [opened] = [...run(c, firing), ...c.advance(T0 + 40 * S)];
+      expect(opened).toMatchObject({ event: 'opened', version: 1 });
+
+      const closed = c.resolveIncident(opened!.id, T0 + 100 * S, 'fixed by hand');
+      expect(closed).toMatchObject({
+        event: 'resolved',
+        id: opened!.id,
+        version: 2,
+        status: 'resolved',
+        rootCause: { level: 'host', id: fleet.hosts[4]!.id, kind: 'host' },
+        absorbed: { total: 11 },
+        endsAt: T0 + 100 * S,
+        at: T0 + 100 * S,
+      });
+      // Returned only: not repeated by advance(); a second close changes nothing.
+      expect(c.advance(T0 + 101 * S)).toEqual([]);
+      expect(c.resolveIncident(opened!.id, T0 + 102 * S)).toBeUndefined();
+      expect(c.resolveIncident('inc-unknown', T0 + 102 * S)).toBeUndefined();
+      expect(c.incidents({ status: 'open' })).toEqual([]);
+      expect(c.get(opened!.id)).toMatchObject({ status: 'resolved', closedBy: 'operator', firing: 11 });
+      expect(c.get(opened!.id)!.timeline.at(-1)).toEqual({
+        at: T0 + 100 * S,
+        kind: 'resolved',
+        detail: 'closed by an operator: fixed by hand',
+      });
+
+      // A repeat of a still-firing alert (Alertmanager re-sends them) is no new episode.
+      expect(run(c, [alert(host(4), 'HostDown', 'firing', T0 + 110 * S, 'critical', T0)])).toEqual([]);
+      expect(c.advance(T0 + 200 * S)).toEqual([]);
+      // The absorbed alerts resolve: no second `resolved`, no hold-down; the incident shows them ended.
+      const resolving = storm.filter((a) => a.state === 'resolved');
+      expect([...run(c, resolving), ...c.advance(T0 + 1200 * S)]).toEqual([]);
+      expect(c.get(opened!.id)).toMatchObject({ status: 'resolved', firing: 0, endsAt: T0 + 100 * S });
+      expect(c.stats()).toMatchObject({
+        opened: 1,
+        resolvedIncidents: 1,
+        closedByOperator: 1,
+        duplicates: 1,
+        orphanResolved: 0,
+        activeAlerts: 0,
+        live: 0,
+      });
+
+      // The host goes down again: a new incident with a new id, same root cause.
+      const again = hostDown(fleet, 4, T0 + 1300 * S, T0 + 1400 * S);
+      const events = [...run(c, again), ...c.flush()];
+      expect(events.map((e) => [e.event, e.rootCause.id])).toEqual([
+        ['opened', fleet.hosts[4]!.id],
+        ['resolved', fleet.hosts[4]!.id],
+      ]);
+      expect(events[0]!.id).not.toBe(opened!.id);
+      expect(events[0]!.version).toBe(1);
+    });
+
+    it('a new alert on an entity of a closed incident, while its old alert still fires, opens a new incident', () => {
+      const c = new Correlator(topo);
+      run(
+        c,
+        hostDown(fleet, 6, T0, T0 + 900 * S).filter((a) => a.state === 'firing'),
+      );
+      const [first] = c.advance(T0 + 40 * S) as [IncidentEvent];
+      expect(c.resolveIncident(first.id, T0 + 60 * S)).toMatchObject({ event: 'resolved', version: 2 });
+      const late = alert(host(6), 'HostDiskFull', 'firing', T0 + 70 * S);
+      expect(run(c, [late])).toEqual([]);
+      const [next, ...rest] = c.advance(T0 + 70 * S + 36 * S);
+      expect(rest).toEqual([]);
+      expect(next).toMatchObject({
+        event: 'opened',
+        rootCause: { level: 'host', id: fleet.hosts[6]!.id, kind: 'self' },
+        absorbed: { total: 1 },
+        startsAt: T0 + 70 * S,
+      });
+      expect(next!.id).not.toBe(first.id);
+    });
+
+    it('in its hold-down: ends when its last alert resolved, and the hold-down timer stays silent', () => {
+      const c = new Correlator(topo, { holdDownMs: 300 * S });
+      const storm = hostDown(fleet, 7, T0, T0 + 100 * S);
+      const [opened] = run(c, storm);
+      const last = storm[storm.length - 1]!.at;
+      expect(c.advance(last + 10 * S)).toEqual([]);
+      // Asked for an event time before what was processed: it closes at the correlator's now.
+      expect(c.resolveIncident(opened!.id, T0)).toMatchObject({
+        event: 'resolved',
+        endsAt: last,
+        at: last + 10 * S,
+      });
+      expect(c.flush()).toEqual([]);
+      expect(c.stats()).toMatchObject({ resolvedIncidents: 1, closedByOperator: 1, activeAlerts: 0 });
+      expect(() => c.resolveIncident(opened!.id, Number.NaN)).toThrow(RangeError);
+    });
+
+    it('survives a restart: the closed incident stays closed and its alerts resolve silently', () => {
+      const storm = hostDown(fleet, 8, T0, T0 + 400 * S);
+      const firing = storm.filter((a) => a.state === 'firing');
+      const resolving = storm.filter((a) => a.state === 'resolved');
+      const again = hostDown(fleet, 8, T0 + 1000 * S, T0 + 1100 * S);
+      const script = (c: Correlator, restart: (c: Correlator) => Correlator): IncidentEvent[] => {
+        const out = [...run(c, firing), ...c.advance(T0 + 40 * S)];
+        out.push(c.resolveIncident(out[0]!.id, T0 + 50 * S)!);
+        const d = restart(c);
+        out.push(...run(d, [alert(host(8), 'HostDown', 'firing', T0 + 60 * S, 'warning', T0)]));
+        out.push(...run(d, resolving), ...run(d, again), ...d.flush());
+        expect(d.stats()).toMatchObject({ closedByOperator: 1, duplicates: 1, orphanResolved: 0 });
+        return out;
+      };
+      const expected = script(new Correlator(topo), (c) => c);
+      expect(expected.map((e) => e.event)).toEqual(['opened', 'resolved', 'opened', 'resolved']);
+      const restored = script(new Correlator(topo), (c) =>
+        Correlator.restore(topo, JSON.parse(JSON.stringify(c.snapshot())) as CorrelatorSnapshot),
+      );
+      expect(restored).toEqual(expected);
+    });
+  });
+
   it('counts what it cannot use instead of failing', () => {
     const c = new Correlator(topo);
     const ghost = { level: 'container' as const, id: 'not-in-topology' };

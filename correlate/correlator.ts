@@ -35,7 +35,8 @@ import { TopologyCache } from './topology-cache.js';
  *   cause may take over) decides the causes; each becomes an incident and is `opened`.
  *   Unexplained alerts become their own incidents (root cause kind `self`).
  * - `updated` is emitted only when an open incident's root cause or severity changes;
- *   `resolved` once, `holdDownMs` after the last absorbed alert resolved with nothing re-firing.
+ *   `resolved` once, `holdDownMs` after the last absorbed alert resolved with nothing re-firing,
+ *   or when an operator closes it (`resolveIncident`).
  */
 export interface CorrelatorOptions {
   /** Wait before the first notification, to let the storm arrive (event time). Default 30 s, at most 10 min. */
@@ -107,6 +108,8 @@ export interface CorrelatorStats {
   opened: number;
   updated: number;
   resolvedIncidents: number;
+  /** Incidents closed by hand (resolveIncident); also counted in resolvedIncidents. */
+  closedByOperator: number;
   merged: number;
   live: number;
   pooled: number;
@@ -185,6 +188,7 @@ export class Correlator {
     opened: 0,
     updated: 0,
     resolvedIncidents: 0,
+    closedByOperator: 0,
     merged: 0,
   };
 
@@ -317,6 +321,49 @@ export class Correlator {
     return this.byId.get(id)?.detail();
   }
 
+  /**
+   * Closes an open incident by hand (an operator's resolve) at event time `at`, never earlier
+   * than the event time already processed, and returns its final `resolved` event. The event is
+   * only returned, never repeated in an `advance()` output: the caller hands it to whatever
+   * consumes incident events (the pipeline's listeners). Undefined, and nothing changes, when the
+   * id is unknown or the incident is no longer open (resolved, merged, evicted).
+   *
+   * Afterwards the incident takes nothing new. Its alerts still firing stay its own until they
+   * resolve (their repeats and resolutions change nothing and notify nobody); every new alert
+   * episode, on its entities or elsewhere, goes the usual way: it joins another live incident
+   * that explains it, or waits in the pool and its election opens a new incident (with a new id,
+   * even when it names the same root cause). An alert processed after the close counts as new
+   * even if its event time is earlier: the operator has not seen it.
+   */
+  resolveIncident(id: string, at: number, reason?: string): IncidentEvent | undefined {
+    if (!Number.isFinite(at))
+      throw new RangeError(`resolveIncident(${id}): at must be an event time in ms, got ${at}`);
+    const inc = this.byId.get(id);
+    if (inc === undefined || inc.status !== 'open') return undefined;
+    const t = Math.max(at, this.nowAt);
+    this.unindex(inc);
+    this.live.delete(inc);
+    inc.status = 'resolved';
+    inc.closedBy = 'operator';
+    // Still firing: it ends now; in its hold-down: when its last alert resolved.
+    inc.endsAt = inc.firing === 0 && Number.isFinite(inc.lastResolvedAt) ? inc.lastResolvedAt : t;
+    inc.resolvedAt = t;
+    inc.holdUntil = Number.NaN;
+    inc.note(t, 'resolved', reason ? `closed by an operator: ${reason}` : 'closed by an operator');
+    for (const e of inc.members.values()) {
+      // New alerts on the entity start a fresh record; its firing episodes stay with the incident.
+      if (this.entities.get(e.key) === e) this.entities.delete(e.key);
+      for (const a of e.alerts) {
+        if (!a.firing && this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
+      }
+      if (e.firing === 0) e.incident = undefined;
+    }
+    this.counters.resolvedIncidents++;
+    this.counters.closedByOperator++;
+    this.retain(inc);
+    return inc.event('resolved', t);
+  }
+
   stats(): CorrelatorStats {
     return {
       ...this.counters,
@@ -346,7 +393,7 @@ export class Correlator {
       if (alert.severity !== existing.event.severity) {
         existing.event = { ...existing.event, severity: alert.severity };
         const inc = existing.entity.incident;
-        if (inc?.raiseSeverity(alert.severity)) this.severityRaised(inc);
+        if (inc?.status === 'open' && inc.raiseSeverity(alert.severity)) this.severityRaised(inc);
       }
       return;
     }
@@ -382,6 +429,11 @@ export class Correlator {
     const inc = e.incident;
     if (inc === undefined) return;
     inc.firing--;
+    if (inc.status !== 'open') {
+      // An alert of an incident an operator closed: it ends there, silently.
+      if (this.alerts.get(alert.fingerprint) === rec) this.alerts.delete(alert.fingerprint);
+      return;
+    }
     if (alert.at > inc.lastResolvedAt) inc.lastResolvedAt = alert.at;
     if (inc.firing === 0) {
       // From when the last absorbed alert resolved (its event time, even if it arrived late).
@@ -809,6 +861,12 @@ export class Correlator {
       const kept = q.length - this.resolvedHead;
       if (kept <= this.maxResolved && (inc.resolvedAt ?? 0) >= oldest) break;
       if (this.byId.get(inc.id) === inc) this.byId.delete(inc.id);
+      if (inc.closedBy !== undefined && inc.firing > 0) {
+        // Alerts that never resolved after an operator's close: forgotten with their incident.
+        for (const a of inc.alerts) {
+          if (this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
+        }
+      }
       this.resolvedHead++;
     }
     if (this.resolvedHead > 1024 && this.resolvedHead * 2 > q.length) {
@@ -883,6 +941,7 @@ export class Correlator {
       inc.holdUntil = s.holdUntil ?? Number.NaN;
       inc.resolvedAt = s.resolvedAt;
       inc.mergedInto = s.mergedInto;
+      inc.closedBy = s.closedBy;
       inc.timeline.push(...s.timeline);
       c.byId.set(inc.id, inc);
       if (s.status === 'open') {
@@ -913,6 +972,11 @@ export class Correlator {
           e.add(rec);
           inc.members.set(key, e);
           inc.absorbAlert(rec);
+          if (s.closedBy !== undefined && rec.firing && !c.alerts.has(a.event.fingerprint)) {
+            // Still firing when an operator closed it: its resolution ends there, silently.
+            e.incident = inc;
+            c.alerts.set(a.event.fingerprint, rec);
+          }
         }
         inc.severity = s.severity;
         inc.recount();

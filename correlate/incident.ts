@@ -66,6 +66,8 @@ export interface IncidentSummary {
   openedAt: number;
   endsAt?: number;
   mergedInto?: string;
+  /** 'operator' when it was closed by hand (it ended at the operator's resolve, not by itself). */
+  closedBy?: 'operator';
 }
 
 export interface IncidentDetail extends IncidentSummary {
@@ -89,6 +91,8 @@ export interface IncidentSnapshot {
   holdUntil: number;
   resolvedAt?: number;
   mergedInto?: string;
+  /** Set when an operator closed it while some of its alerts still fired (they stay its own). */
+  closedBy?: 'operator';
   timeline: TimelineEntry[];
   alerts: SnapshotAlert[];
 }
@@ -116,6 +120,11 @@ export class Incident {
   holdUntil = Number.NaN;
   resolvedAt: number | undefined;
   mergedInto: string | undefined;
+  /**
+   * 'operator' once closed by hand (Correlator.resolveIncident): its alerts still firing then
+   * stay its own until they resolve, so that their repeats and resolutions change nothing.
+   */
+  closedBy: 'operator' | undefined;
   firing = 0;
   /** Alerting entities absorbed, in all and per level (an entity with two alerts counts once). */
   total = 0;
@@ -258,6 +267,7 @@ export class Incident {
     };
     if (this.endsAt !== undefined) s.endsAt = this.endsAt;
     if (this.mergedInto !== undefined) s.mergedInto = this.mergedInto;
+    if (this.closedBy !== undefined) s.closedBy = this.closedBy;
     return s;
   }
 
@@ -338,6 +348,7 @@ export class Incident {
     if (this.endsAt !== undefined) s.endsAt = this.endsAt;
     if (this.resolvedAt !== undefined) s.resolvedAt = this.resolvedAt;
     if (this.mergedInto !== undefined) s.mergedInto = this.mergedInto;
+    if (this.closedBy !== undefined) s.closedBy = this.closedBy;
     return s;
   }
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent, IncidentEvent } from '../core/types.js';
+import { Pipeline } from '../engine/pipeline.js';
 import { scenarioTopology } from '../fixtures/evaluate.js';
 import { scenarioMetrics } from '../fixtures/metrics.js';
-import { jdScenario } from '../fixtures/scenario.js';
+import { buildScenario, jdScenario } from '../fixtures/scenario.js';
 import { DetectionEngine } from '../rules/engine.js';
 import { defaultRulesDir, loadRules } from '../rules/load.js';
 import { Correlator } from './correlator.js';
@@ -44,5 +45,31 @@ describe('the JD storm as metrics through detection and correlation', () => {
     const last = events[events.length - 1]!;
     expect(last.rootCause).toEqual(fault.cause);
     expect(last.absorbed.byLevel).toMatchObject({ container: 50, host: 50, neighbour: 5000 });
+  });
+});
+
+// An operator's resolve (the API's closeIncident in engine/serve.ts) reaches the same listeners.
+describe('an incident closed by hand goes through the pipeline listeners', () => {
+  it('emitIncident hands the resolved event to every listener, once', () => {
+    const s = buildScenario('host-down', { seed: 3 });
+    const topology = scenarioTopology(s);
+    const correlator = new Correlator(topology);
+    const seen: IncidentEvent[] = [];
+    const pipeline = new Pipeline({ topology, correlator });
+    pipeline.on({ onIncident: (e) => seen.push(e) });
+    const fault = s.faults[0]!;
+    for (const a of s.alerts) if (a.state === 'firing') pipeline.acceptAlert(a);
+    pipeline.advanceTo(fault.start + 5 * 60_000);
+    expect(seen.map((e) => [e.event, e.rootCause])).toEqual([['opened', fault.cause]]);
+
+    const closed = correlator.resolveIncident(seen[0]!.id, fault.start + 6 * 60_000);
+    expect(closed).toBeDefined();
+    pipeline.emitIncident(closed!);
+    pipeline.finish();
+    expect(seen.map((e) => [e.event, e.version])).toEqual([
+      ['opened', 1],
+      ['resolved', 2],
+    ]);
+    expect(pipeline.stats()).toMatchObject({ incidents: 1, incidentEvents: 2 });
   });
 });

@@ -149,6 +149,14 @@ export class Pipeline {
     if (this.correlator !== undefined) this.emit(this.correlator.flush());
   }
 
+  /**
+   * An incident event made outside `advance()` (an operator closing an incident through the API:
+   * `Correlator.resolveIncident`), to the same listeners as the correlator's own events.
+   */
+  emitIncident(event: IncidentEvent): void {
+    this.emit([event]);
+  }
+
   private emit(events: readonly IncidentEvent[]): void {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;

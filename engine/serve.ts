@@ -59,6 +59,14 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
       for (const a of alerts) engine.pipeline.acceptAlert(a, { maxTime: now });
       engine.pipeline.advance();
     },
+    // An operator's resolve closes the incident in the correlator; its `resolved` event goes
+    // through the pipeline's listeners like any other (the notifier sends it).
+    closeIncident: (id, at) => {
+      const event = engine.correlator.resolveIncident(id, at, 'resolved through the API');
+      if (event === undefined) return false;
+      engine.pipeline.emitIncident(event);
+      return true;
+    },
     readiness: o.readiness,
     stats: () => {
       const p = engine.pipeline.stats();
