@@ -8,7 +8,10 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{core,engine,ingest,topology,rules,scoring,correlate,notify,api,fixtures,bin}/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: [
+            '{core,engine,ingest,topology,rules,scoring,correlate,notify,api,fixtures,bin}/**/*.test.ts',
+            'test/unit/**/*.test.ts',
+          ],
           testTimeout: 60_000,
         },
       },

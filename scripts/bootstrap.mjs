@@ -26,5 +26,7 @@ const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).m
 // served (optional native builds of biome and msgpackr for other platforms are absent from the
 // registry mirror), and `npm ci` refuses such a lock as "out of sync" while `npm install`
 // installs exactly the locked versions and skips the unavailable optional ones.
-if (stale) run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], 'npm install (node modules)');
-if (process.env.CONVERGE_SKIP_BUILD !== '1') run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], 'build');
+if (stale)
+  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], 'npm install (node modules)');
+if (process.env.CONVERGE_SKIP_BUILD !== '1')
+  run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], 'build');
