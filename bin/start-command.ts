@@ -1,4 +1,4 @@
-import type { Config } from '../core/config.js';
+import { type Config, correlationMode } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
 import { serveEngine } from '../engine/serve.js';
@@ -29,12 +29,21 @@ export async function runStart(
     return 2;
   }
   const kafkaConfig = config.kafka;
+  if (correlationMode(config) === 'distributed') {
+    // Correlation behind the `alerts` topic, one active correlator for all instances.
+    const { runDistributed } = await import('../engine/distributed/run.js');
+    return runDistributed(config, {
+      ...opts,
+      sink: pointSink(config, log),
+      loadTopology: (topology) => loadTopologyFiles(topology, config.topology.files, log),
+      logger: log,
+    });
+  }
   const engine = buildEngine(config, { rulesDir: opts.rules });
   const { topology, pipeline } = engine;
   await loadTopologyFiles(topology, config.topology.files, log);
 
-  const sink: PointSink = config.tsdb ? influxSinkFromConfig(config.tsdb, log) : new MemorySeriesStore();
-  if (!config.tsdb) log.warn('no `tsdb` section: points are kept in memory only (recent window per series)');
+  const sink = pointSink(config, log);
 
   let fatal: Error | undefined;
   let stop: (code: number) => void = () => {};
@@ -54,6 +63,8 @@ export async function runStart(
       pipeline.advance();
     },
     consumer: {
+      sessionTimeoutMs: kafkaConfig.sessionTimeout,
+      heartbeatIntervalMs: Math.max(300, Math.min(3000, Math.floor(kafkaConfig.sessionTimeout / 10))),
       onFatal: (e) => {
         fatal = e;
         log.error(
@@ -136,6 +147,11 @@ export async function runStart(
     'converge started',
   );
   return done;
+}
+
+function pointSink(config: Config, log: ReturnType<typeof createLogger>): PointSink {
+  if (!config.tsdb) log.warn('no `tsdb` section: points are kept in memory only (recent window per series)');
+  return config.tsdb ? influxSinkFromConfig(config.tsdb, log) : new MemorySeriesStore();
 }
 
 async function loadTopologyFiles(

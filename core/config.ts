@@ -25,6 +25,8 @@ const KafkaSection = z.strictObject({
       topology: z.string().min(1).default('topology'),
       alerts: z.string().min(1).default('alerts'),
       incidents: z.string().min(1).default('incidents'),
+      /** Distributed mode: entities each instance learned from its share of `metrics` (compacted). */
+      observed: z.string().min(1).default('topology.observed'),
     })
     .default({
       metrics: 'metrics',
@@ -32,12 +34,60 @@ const KafkaSection = z.strictObject({
       topology: 'topology',
       alerts: 'alerts',
       incidents: 'incidents',
+      observed: 'topology.observed',
     }),
   /** Partitions to create for topics that do not exist yet. */
   partitions: z.number().int().min(1).max(10_000).default(12),
   /** Upper bound on decoded points held in memory while waiting for the TSDB (backpressure). */
   maxInFlightPoints: z.number().int().min(1000).default(200_000),
+  /**
+   * A consumer silent this long loses its partitions to the others of its group: how soon a
+   * killed instance's share of `metrics` is taken over. Kafka's broker bounds it (6 s to 30 min
+   * by default).
+   */
+  sessionTimeout: duration.default(30_000),
 });
+
+/**
+ * Where correlation runs. `embedded`: in each `converge start` process, over the alerts of its
+ * own share of `metrics` (one instance, or a partitioned fleet whose faults never span
+ * instances). `distributed`: detection instances publish alert state changes to the `alerts`
+ * topic and one active correlator (a consumer group on that one-partition topic, the others
+ * standby) correlates them all, keeping its state recoverable in Redis (engine/distributed/).
+ * `auto` (default): distributed when the config has both `kafka` and `redis`.
+ */
+const DistributedSection = z.strictObject({
+  /** Consumer group of the correlator instances on the `alerts` topic. */
+  group: z.string().min(1).default('converge-correlator'),
+  /** Prefix of the correlator's Redis keys (checkpoint, epoch). */
+  redisPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, :, - and _ only')
+    .default('converge-correlator'),
+  /** Longest wall time between two checkpoints while alerts flow (incident events force one at once). */
+  checkpointInterval: duration.default(1000),
+  /** How soon a standby takes over a killed active correlator (Kafka session timeout, >= 6 s). */
+  sessionTimeout: duration.default(10_000),
+  /** A detection instance whose records stop for this long no longer holds event time back. */
+  instanceTimeout: duration.default(30_000),
+  /** Event time a new owner of a `metrics` partition has to confirm the alerts it inherited. */
+  handoverGrace: duration.default(15 * 60_000),
+  /** A detection instance without a metrics batch for this long is idle (its watermark waits for no one). */
+  idleAfter: duration.default(10_000),
+  /** How often each detection instance publishes its watermark when nothing else goes out. */
+  heartbeat: duration.default(1000),
+});
+
+const DISTRIBUTED_DEFAULTS = {
+  group: 'converge-correlator',
+  redisPrefix: 'converge-correlator',
+  checkpointInterval: 1000,
+  sessionTimeout: 10_000,
+  instanceTimeout: 30_000,
+  handoverGrace: 15 * 60_000,
+  idleAfter: 10_000,
+  heartbeat: 1000,
+};
 
 const TsdbSection = z.strictObject({
   url: z.url(),
@@ -83,8 +133,13 @@ export const ConfigSchema = z.strictObject({
   rules: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
   detect: z.strictObject({ lateness: duration.default(5000) }).default({ lateness: 5000 }),
   correlate: z
-    .strictObject({ groupWait: duration.default(30_000), holdDown: duration.default(300_000) })
-    .default({ groupWait: 30_000, holdDown: 300_000 }),
+    .strictObject({
+      groupWait: duration.default(30_000),
+      holdDown: duration.default(300_000),
+      mode: z.enum(['auto', 'embedded', 'distributed']).default('auto'),
+      distributed: DistributedSection.default(DISTRIBUTED_DEFAULTS),
+    })
+    .default({ groupWait: 30_000, holdDown: 300_000, mode: 'auto', distributed: DISTRIBUTED_DEFAULTS }),
   /** The REST API (api/config.ts): listen address, bearer tokens, limits, CORS. */
   api: ApiConfigSchema.prefault({}),
   /** Notification routes, sinks, silences (notify/config.ts); absent: incidents are not sent anywhere. */
@@ -97,6 +152,14 @@ export const ConfigSchema = z.strictObject({
 });
 
 export type Config = z.output<typeof ConfigSchema>;
+
+/** Where `converge start` correlates (see `correlate.mode`). */
+export function correlationMode(config: Config): 'embedded' | 'distributed' {
+  const mode = config.correlate.mode;
+  if (mode === 'auto')
+    return config.kafka !== undefined && config.redis !== undefined ? 'distributed' : 'embedded';
+  return mode;
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -111,7 +174,13 @@ export class ConfigError extends Error {
 /** Validates a parsed config object; `source` names the file in error messages. */
 export function parseConfig(raw: unknown, source = 'config'): Config {
   const r = ConfigSchema.safeParse(raw ?? {});
-  if (r.success) return r.data;
+  if (r.success) {
+    if (r.data.correlate.mode === 'distributed' && (r.data.kafka === undefined || r.data.redis === undefined))
+      throw new ConfigError(source, [
+        'correlate.mode: distributed needs a `kafka` section (the alerts topic) and a `redis` section (the checkpoint)',
+      ]);
+    return r.data;
+  }
   throw new ConfigError(
     source,
     r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${describeIssue(i)}`),

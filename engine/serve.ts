@@ -1,6 +1,6 @@
-import { createEngineBackend, type EngineBackend } from '../api/backend.js';
+import { type CorrelatorLike, createEngineBackend, type EngineBackend } from '../api/backend.js';
 import type { ApiToken } from '../api/config.js';
-import type { EngineStats, Readiness } from '../api/ports.js';
+import type { EngineStats, MaybePromise, Readiness } from '../api/ports.js';
 import { type ApiServer, createApiServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
@@ -15,7 +15,14 @@ import type { BuiltEngine } from './build.js';
  */
 export interface ServeOptions {
   config: Config;
-  engine: BuiltEngine;
+  /** Distributed mode builds no local correlator (see `incidents`). */
+  engine: Omit<BuiltEngine, 'correlator'> & { correlator?: BuiltEngine['correlator'] };
+  /**
+   * Where the API's incidents come from when they are not the local correlator's (distributed
+   * mode: the active correlator or the incidents-topic view), and how an operator's resolve
+   * reaches the correlator. Incident events are then delivered by whoever produces them.
+   */
+  incidents?: { source: CorrelatorLike; close?: (id: string, at: number) => MaybePromise<boolean> };
   logger: Logger;
   /** Override api.host / api.port (command-line flags). */
   host?: string;
@@ -48,9 +55,13 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
   });
   await notifier.start();
 
+  const correlator = engine.correlator;
+  const source = o.incidents?.source ?? correlator;
+  if (source === undefined)
+    throw new Error('serveEngine: the engine has no correlator and no incidents source was given');
   const backend = createEngineBackend({
     topology: engine.topology,
-    correlator: engine.correlator,
+    correlator: source,
     notifier,
     detection: engine.detection,
     // Alerts from other systems (POST /alerts, Alertmanager) carry wall-clock times.
@@ -61,12 +72,14 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
     },
     // An operator's resolve closes the incident in the correlator; its `resolved` event goes
     // through the pipeline's listeners like any other (the notifier sends it).
-    closeIncident: (id, at) => {
-      const event = engine.correlator.resolveIncident(id, at, 'resolved through the API');
-      if (event === undefined) return false;
-      engine.pipeline.emitIncident(event);
-      return true;
-    },
+    closeIncident:
+      o.incidents?.close ??
+      ((id, at) => {
+        const event = correlator?.resolveIncident(id, at, 'resolved through the API');
+        if (event === undefined) return false;
+        engine.pipeline.emitIncident(event);
+        return true;
+      }),
     readiness: o.readiness,
     stats: () => {
       const p = engine.pipeline.stats();
