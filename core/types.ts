@@ -123,6 +123,22 @@ export interface TopologyView {
   membersWithAttribute?(level: Level, key: string, value: string): EntityRef[];
   /** Attribute keys some entity of the level carries (e.g. kernel, model, os). */
   attributeKeys?(level: Level): string[];
+  /**
+   * Optional fast paths for per-alert and per-election work on large topologies (callers fall
+   * back to the methods above when a view omits them). `placeContainer`: the container's host
+   * and app in one lookup, written into `out` without allocating; false (and `out` untouched)
+   * when the container is unknown. `callList` / `callerList`: `calls(app)` / `callers(app)` as
+   * read-only lists the view may share between calls (no allocation once built).
+   */
+  placeContainer?(id: string, out: ContainerPlace): boolean;
+  callList?(app: string): readonly string[];
+  callerList?(app: string): readonly string[];
+}
+
+/** Where a container sits: its host and app ids (TopologyView.placeContainer). */
+export interface ContainerPlace {
+  host: string | undefined;
+  app: string | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import {
   type IncidentEvent,
   type IncidentStatus,
   isLevel,
+  type Level,
   type TopologyView,
 } from '../core/types.js';
 import { BackgroundRate, type BackgroundState } from './background.js';
@@ -153,7 +154,8 @@ export class Correlator {
   private bufferSorted = true;
 
   private readonly alerts = new Map<string, AlertRec>();
-  private readonly entities = new Map<string, EntityRec>();
+  /** Alerting entities per level, by id (no "level:id" key built per alert). */
+  private readonly entities = new EntityTable();
   private poolQueue: EntityRec[] = [];
   private poolSince: number[] = [];
   private poolHead = 0;
@@ -352,7 +354,7 @@ export class Correlator {
     inc.note(t, 'resolved', reason ? `closed by an operator: ${reason}` : 'closed by an operator');
     for (const e of inc.members.values()) {
       // New alerts on the entity start a fresh record; its firing episodes stay with the incident.
-      if (this.entities.get(e.key) === e) this.entities.delete(e.key);
+      this.entities.forget(e);
       for (const a of e.alerts) {
         if (!a.firing && this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
       }
@@ -444,12 +446,12 @@ export class Correlator {
   }
 
   private entity(alert: AlertEvent): EntityRec {
-    const key = alert.entity.level + ':' + alert.entity.id;
-    let e = this.entities.get(key);
+    const byId = this.entities.of(alert.entity.level);
+    let e = byId.get(alert.entity.id);
     if (e === undefined) {
       e = new EntityRec({ level: alert.entity.level, id: alert.entity.id });
       e.place(this.topology, alert.labels, this.cache);
-      this.entities.set(key, e);
+      byId.set(alert.entity.id, e);
     }
     return e;
   }
@@ -468,12 +470,13 @@ export class Correlator {
       inc = idx.get(e.hostKey!);
       if (inc !== undefined && accepts(inc, e, rule)) return inc;
     }
-    if (e.appKey !== undefined) {
-      inc = idx.get(e.appKey);
+    const appKey = e.appKey;
+    if (appKey !== undefined) {
+      inc = idx.get(appKey);
       if (inc !== undefined && accepts(inc, e, rule)) return inc;
       if (this.liveUpstream > 0) {
         if (e.upstreamKeys === undefined) {
-          const app = e.appKey.slice(4);
+          const app = e.ref.level === 'app' ? e.ref.id : e.appId!;
           e.upstreamKeys = [
             'upstream:' + app,
             ...this.cache.calleesOf(app).map((callee) => 'upstream:' + callee),
@@ -591,8 +594,9 @@ export class Correlator {
         const c = this.liveByCause.get(e.hostKey!);
         if (c !== undefined) context.add(c);
       }
-      if (e.appKey !== undefined) {
-        const d = this.liveByCause.get(e.appKey);
+      const appKey = e.appKey;
+      if (appKey !== undefined) {
+        const d = this.liveByCause.get(appKey);
         if (d !== undefined) context.add(d);
       }
     }
@@ -823,7 +827,7 @@ export class Correlator {
 
   /** Drops an entity with nothing firing, and its alert episodes, from the live state. */
   private forget(e: EntityRec): void {
-    if (this.entities.get(e.key) === e) this.entities.delete(e.key);
+    this.entities.forget(e);
     for (const a of e.alerts)
       if (this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
   }
@@ -970,7 +974,7 @@ export class Correlator {
           rec.firing = a.firing;
           rec.endsAt = a.endsAt;
           e.add(rec);
-          inc.members.set(key, e);
+          inc.members.add(e);
           inc.absorbAlert(rec);
           if (s.closedBy !== undefined && rec.firing && !c.alerts.has(a.event.fingerprint)) {
             // Still firing when an operator closed it: its resolution ends there, silently.
@@ -1068,4 +1072,34 @@ function iso(t: number): string {
 function clamp(x: number, lo: number, hi: number, name: string): number {
   if (!Number.isFinite(x) || x < lo) throw new RangeError(`${name} must be a number >= ${lo}, got ${x}`);
   return Math.min(x, hi);
+}
+
+/** Alerting entities by level and id. */
+class EntityTable {
+  private readonly idc = new Map<string, EntityRec>();
+  private readonly rack = new Map<string, EntityRec>();
+  private readonly host = new Map<string, EntityRec>();
+  private readonly container = new Map<string, EntityRec>();
+  private readonly app = new Map<string, EntityRec>();
+
+  of(level: Level): Map<string, EntityRec> {
+    switch (level) {
+      case 'container':
+        return this.container;
+      case 'host':
+        return this.host;
+      case 'app':
+        return this.app;
+      case 'rack':
+        return this.rack;
+      default:
+        return this.idc;
+    }
+  }
+
+  /** Drops the entity if it is the one recorded under its id. */
+  forget(e: EntityRec): void {
+    const byId = this.of(e.ref.level);
+    if (byId.get(e.ref.id) === e) byId.delete(e.ref.id);
+  }
 }

@@ -1,4 +1,4 @@
-import type { AlertEvent, EntityRef, Level, TopologyView } from '../core/types.js';
+import type { AlertEvent, ContainerPlace, EntityRef, Level, TopologyView } from '../core/types.js';
 import { SEVERITY_RANK } from '../core/types.js';
 import type { Incident } from './incident.js';
 import type { TopologyCache } from './topology-cache.js';
@@ -20,34 +20,23 @@ export class AlertRec {
   }
 }
 
-const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
-const NO_NAMES: readonly string[] = Object.freeze([]);
+/** Scratch for TopologyView.placeContainer (one lookup, nothing allocated). */
+const CONTAINER_PLACE: ContainerPlace = { host: undefined, app: undefined };
 
 /**
  * An entity that has alerts, with its place in the topology looked up once (alerts are short
- * lived; the hot path must not walk the graph per alert).
+ * lived; the hot path must not walk the graph per alert). Kept small: one is made per alerting
+ * entity of a storm, and what depends only on the host is shared by the entities on it.
  */
 export class EntityRec {
-  readonly key: string;
+  private keyText: string | undefined;
   hostId: string | undefined;
-  rackId: string | undefined;
-  idcId: string | undefined;
   /** For containers: their app. */
   appId: string | undefined;
-  hostAttrs: Readonly<Record<string, string>> = NO_ATTRS;
-  /** Its host's attribute keys and `key=value` group ids, in the same order. */
-  hostAttrNames: readonly string[] = NO_NAMES;
-  hostAttrIds: readonly string[] = NO_NAMES;
-  /** Cause keys of those groups ("attr:kernel=5.10"). */
-  hostAttrKeys: readonly string[] = NO_NAMES;
-  /** Cause keys of its host, rack, IDC and app ("host:h1"), built once for the hot path. */
-  hostKey: string | undefined;
-  rackKey: string | undefined;
-  idcKey: string | undefined;
-  appKey: string | undefined;
-  /** Apps this entity's app calls, up to the configured depth (filled on demand). */
-  callees: string[] | undefined;
-  /** "upstream:<app>" keys of its own app and of those callees (filled on demand). */
+  /** Its host's rack, IDC, attribute groups and their cause keys (for a rack or IDC: its own). */
+  site: EntitySite = NO_SITE;
+  private appKeyText: string | undefined;
+  /** "upstream:<app>" keys of its own app and of the apps it calls (filled on demand). */
   upstreamKeys: string[] | undefined;
   readonly alerts: AlertRec[] = [];
   firing = 0;
@@ -62,8 +51,51 @@ export class EntityRec {
   poolSince = Number.NaN;
   placed = false;
 
-  constructor(readonly ref: EntityRef) {
-    this.key = ref.level + ':' + ref.id;
+  constructor(readonly ref: EntityRef) {}
+
+  /** "container:c1", built when first asked for. */
+  get key(): string {
+    if (this.keyText === undefined) this.keyText = this.ref.level + ':' + this.ref.id;
+    return this.keyText;
+  }
+
+  get rackId(): string | undefined {
+    return this.site.rackId;
+  }
+  get idcId(): string | undefined {
+    return this.site.idcId;
+  }
+  get hostAttrs(): Readonly<Record<string, string>> {
+    return this.site.attrs;
+  }
+  /** Its host's attribute keys and `key=value` group ids, in the same order. */
+  get hostAttrNames(): readonly string[] {
+    return this.site.attrNames;
+  }
+  get hostAttrIds(): readonly string[] {
+    return this.site.attrIds;
+  }
+  /** Cause keys of those groups ("attr:kernel=5.10"). */
+  get hostAttrKeys(): readonly string[] {
+    return this.site.attrKeys;
+  }
+  /** Cause keys of its host, rack and IDC ("host:h1"), built once per host. */
+  get hostKey(): string | undefined {
+    return this.site.hostKey;
+  }
+  get rackKey(): string | undefined {
+    return this.site.rackKey;
+  }
+  get idcKey(): string | undefined {
+    return this.site.idcKey;
+  }
+  /** "app:<id>" of its app (an app entity: itself), built when first asked for. */
+  get appKey(): string | undefined {
+    if (this.appKeyText === undefined) {
+      const app = this.ref.level === 'app' ? this.ref.id : this.appId;
+      if (app !== undefined) this.appKeyText = 'app:' + app;
+    }
+    return this.appKeyText;
   }
 
   add(alert: AlertRec): void {
@@ -79,56 +111,31 @@ export class EntityRec {
   place(topology: TopologyView, labels: Record<string, string>, cache?: TopologyCache): void {
     const { level, id } = this.ref;
     let host: string | undefined;
-    let rack: string | undefined;
-    let idc: string | undefined;
     if (level === 'container') {
-      host = topology.parent(this.ref)?.id ?? (labels.host || undefined);
-      this.appId = topology.appOf(id) ?? (labels.app || undefined);
+      let app: string | undefined;
+      if (topology.placeContainer === undefined) {
+        host = topology.parent(this.ref)?.id;
+        app = topology.appOf(id);
+      } else if (topology.placeContainer(id, CONTAINER_PLACE)) {
+        host = CONTAINER_PLACE.host;
+        app = CONTAINER_PLACE.app;
+      }
+      host ??= labels.host || undefined;
+      this.appId = app ?? (labels.app || undefined);
     } else if (level === 'host') {
       host = id;
-    } else if (level === 'rack') {
-      rack = id;
-    } else if (level === 'idc') {
-      idc = id;
-    }
-    this.hostKey = undefined;
-    this.rackKey = undefined;
-    this.idcKey = undefined;
-    if (host !== undefined && cache !== undefined) {
-      const p = cache.hostPlace(host, labels);
-      rack = p.rackId;
-      idc = p.idcId;
-      this.hostKey = p.hostKey;
-      this.rackKey = p.rackKey;
-      this.idcKey = p.idcKey;
-      this.hostAttrs = p.attrs;
-      this.hostAttrNames = p.attrNames;
-      this.hostAttrIds = p.attrIds;
-      this.hostAttrKeys = p.attrKeys;
-    } else if (host !== undefined) {
-      const hostRef: EntityRef = { level: 'host', id: host };
-      rack = topology.parent(hostRef)?.id ?? (labels.rack || undefined);
-      const attrs = topology.attributes(hostRef);
-      if (attrs !== this.hostAttrs) {
-        this.hostAttrs = attrs;
-        const groups = attributeGroups(attrs);
-        this.hostAttrNames = groups.names;
-        this.hostAttrIds = groups.ids;
-        this.hostAttrKeys = groups.keys;
-      }
-    }
-    if (rack !== undefined && idc === undefined) {
-      idc = topology.parent({ level: 'rack', id: rack })?.id ?? (labels.idc || labels.dc || undefined);
     }
     this.hostId = host;
-    this.rackId = rack;
-    this.idcId = idc;
-    if (host !== undefined) this.hostKey ??= 'host:' + host;
-    if (rack !== undefined) this.rackKey ??= 'rack:' + rack;
-    if (idc !== undefined) this.idcKey ??= 'idc:' + idc;
-    const app = level === 'app' ? id : this.appId;
-    this.appKey = app === undefined ? undefined : (cache?.appKey(app) ?? 'app:' + app);
-    this.callees = undefined;
+    if (host !== undefined) {
+      this.site = cache === undefined ? hostSite(topology, host, labels) : cache.hostPlace(host, labels);
+    } else if (level === 'rack') {
+      this.site = rackSite(topology, id, labels);
+    } else if (level === 'idc') {
+      this.site = { ...NO_SITE, idcId: id, idcKey: 'idc:' + id };
+    } else {
+      this.site = NO_SITE;
+    }
+    this.appKeyText = undefined;
     this.upstreamKeys = undefined;
     this.placed = host !== undefined || level === 'app' || level === 'rack' || level === 'idc';
   }
@@ -136,6 +143,69 @@ export class EntityRec {
   get level(): Level {
     return this.ref.level;
   }
+}
+
+/** Where an entity's host sits: rack, IDC, attribute groups and their cause keys. */
+export interface EntitySite {
+  hostKey: string | undefined;
+  rackId: string | undefined;
+  rackKey: string | undefined;
+  idcId: string | undefined;
+  idcKey: string | undefined;
+  attrs: Readonly<Record<string, string>>;
+  /** Attribute keys and `key=value` group ids, in the same order. */
+  attrNames: readonly string[];
+  attrIds: readonly string[];
+  /** "attr:<key>=<value>" cause keys, same order. */
+  attrKeys: readonly string[];
+}
+
+const NO_ATTRS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_NAMES: readonly string[] = Object.freeze([]);
+const NO_SITE: EntitySite = Object.freeze({
+  hostKey: undefined,
+  rackId: undefined,
+  rackKey: undefined,
+  idcId: undefined,
+  idcKey: undefined,
+  attrs: NO_ATTRS,
+  attrNames: NO_NAMES,
+  attrIds: NO_NAMES,
+  attrKeys: NO_NAMES,
+});
+
+/** The host's rack, IDC and attributes (labels fill in when the topology does not know them). */
+export function hostSite(topology: TopologyView, host: string, labels: Record<string, string>): EntitySite {
+  const hostRef: EntityRef = { level: 'host', id: host };
+  const rackId = topology.parent(hostRef)?.id ?? (labels.rack || undefined);
+  const idcId =
+    rackId === undefined
+      ? labels.idc || labels.dc || undefined
+      : (topology.parent({ level: 'rack', id: rackId })?.id ?? (labels.idc || labels.dc || undefined));
+  const attrs = topology.attributes(hostRef);
+  const groups = attributeGroups(attrs);
+  return {
+    hostKey: 'host:' + host,
+    rackId,
+    rackKey: rackId === undefined ? undefined : 'rack:' + rackId,
+    idcId,
+    idcKey: idcId === undefined ? undefined : 'idc:' + idcId,
+    attrs,
+    attrNames: groups.names,
+    attrIds: groups.ids,
+    attrKeys: groups.keys,
+  };
+}
+
+function rackSite(topology: TopologyView, rack: string, labels: Record<string, string>): EntitySite {
+  const idcId = topology.parent({ level: 'rack', id: rack })?.id ?? (labels.idc || labels.dc || undefined);
+  return {
+    ...NO_SITE,
+    rackId: rack,
+    rackKey: 'rack:' + rack,
+    idcId,
+    idcKey: idcId === undefined ? undefined : 'idc:' + idcId,
+  };
 }
 
 // Attribute sets are shared (interned) by the topology: their group ids are worked out once.
@@ -162,43 +232,44 @@ export function attributeGroups(attrs: Readonly<Record<string, string>>): Attrib
   return groups;
 }
 
+const NO_APPS: readonly string[] = Object.freeze([]);
+
 /** Apps reached from `app` along calls edges, nearest first, up to `depth` hops. */
-export function calleesOf(topology: TopologyView, app: string, depth: number): string[] {
-  const out: string[] = [];
-  if (depth <= 0) return out;
-  const seen = new Set<string>([app]);
-  let frontier = [app];
-  for (let d = 0; d < depth && frontier.length > 0; d++) {
-    const next: string[] = [];
-    for (const a of frontier) {
-      for (const callee of topology.calls(a)) {
-        if (seen.has(callee)) continue;
-        seen.add(callee);
-        out.push(callee);
-        next.push(callee);
-      }
-    }
-    frontier = next;
-  }
-  return out;
+export function calleesOf(topology: TopologyView, app: string, depth: number): readonly string[] {
+  return walkCalls(app, depth, (a) => topology.callList?.(a) ?? topology.calls(a));
 }
 
-/** Apps that reach `app` along calls edges, up to `depth` hops. */
-export function callersOf(topology: TopologyView, app: string, depth: number): string[] {
+/** Apps that reach `app` along calls edges, nearest first, up to `depth` hops. */
+export function callersOf(topology: TopologyView, app: string, depth: number): readonly string[] {
+  return walkCalls(app, depth, (a) => topology.callerList?.(a) ?? topology.callers(a));
+}
+
+/**
+ * Breadth-first along one direction of the calls edges. Runs once per alerting app in an
+ * election on a cold cache: an app without edges costs one lookup, and the short lists of a
+ * service graph are deduplicated without a set.
+ */
+function walkCalls(app: string, depth: number, next: (app: string) => readonly string[]): readonly string[] {
+  if (depth <= 0) return NO_APPS;
+  const first = next(app);
+  if (first.length === 0) return NO_APPS;
   const out: string[] = [];
-  const seen = new Set<string>([app]);
-  let frontier = [app];
-  for (let d = 0; d < depth && frontier.length > 0; d++) {
-    const next: string[] = [];
-    for (const a of frontier) {
-      for (const caller of topology.callers(a)) {
-        if (seen.has(caller)) continue;
-        seen.add(caller);
-        out.push(caller);
-        next.push(caller);
-      }
-    }
-    frontier = next;
+  let seen: Set<string> | undefined;
+  const add = (a: string): void => {
+    if (a === app) return;
+    if (seen === undefined) {
+      if (out.includes(a)) return;
+      if (out.length >= 16) seen = new Set(out);
+    } else if (seen.has(a)) return;
+    seen?.add(a);
+    out.push(a);
+  };
+  for (const a of first) add(a);
+  let start = 0;
+  for (let d = 1; d < depth && start < out.length; d++) {
+    const end = out.length;
+    for (let i = start; i < end; i++) for (const b of next(out[i]!)) add(b);
+    start = end;
   }
   return out;
 }

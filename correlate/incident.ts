@@ -129,7 +129,7 @@ export class Incident {
   /** Alerting entities absorbed, in all and per level (an entity with two alerts counts once). */
   total = 0;
   byLevel: Record<string, number> = {};
-  readonly members = new Map<string, EntityRec>();
+  readonly members = new Set<EntityRec>();
   readonly alerts: AlertRec[] = [];
   readonly rules = new Set<string>();
   /** Hosts whose further alerts this incident takes without a new election. */
@@ -165,8 +165,8 @@ export class Incident {
 
   /** Counts an entity once, at its place relative to the root cause. */
   addMember(e: EntityRec): void {
-    if (this.members.has(e.key)) return;
-    this.members.set(e.key, e);
+    if (this.members.has(e)) return;
+    this.members.add(e);
     e.incident = this;
     this.total++;
     const role = roleOf(this.cause, e);

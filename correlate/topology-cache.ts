@@ -1,19 +1,5 @@
 import type { TopologyView } from '../core/types.js';
-import { attributeGroups, calleesOf, callersOf } from './entities.js';
-
-/** Where a host sits, looked up once per TTL for all the entities on it. */
-export interface HostPlace {
-  hostKey: string;
-  rackId: string | undefined;
-  rackKey: string | undefined;
-  idcId: string | undefined;
-  idcKey: string | undefined;
-  attrs: Readonly<Record<string, string>>;
-  attrNames: readonly string[];
-  attrIds: readonly string[];
-  /** "attr:<key>=<value>" cause keys, same order. */
-  attrKeys: readonly string[];
-}
+import { calleesOf, callersOf, type EntitySite, hostSite } from './entities.js';
 
 /**
  * Topology answers every election asks again (the apps an app calls, the containers behind an
@@ -24,12 +10,11 @@ export interface HostPlace {
  */
 export class TopologyCache {
   private since = Number.NEGATIVE_INFINITY;
-  private readonly callees = new Map<string, string[]>();
+  private readonly callees = new Map<string, readonly string[]>();
   private readonly upstreamSizes = new Map<string, number>();
   private readonly idcHosts = new Map<string, number>();
   private readonly attributeSizes = new Map<string, Map<string, number>>();
-  private readonly hosts = new Map<string, HostPlace>();
-  private readonly appKeys = new Map<string, string>();
+  private readonly hosts = new Map<string, EntitySite>();
 
   constructor(
     readonly topology: TopologyView,
@@ -49,48 +34,18 @@ export class TopologyCache {
   }
 
   /** The host's rack, IDC and attributes (labels fill in when the topology does not know them). */
-  hostPlace(host: string, labels: Record<string, string>): HostPlace {
+  hostPlace(host: string, labels: Record<string, string>): EntitySite {
     let p = this.hosts.get(host);
     if (p === undefined) {
-      const topo = this.topology;
-      const hostRef = { level: 'host' as const, id: host };
-      const rackId = topo.parent(hostRef)?.id ?? (labels.rack || undefined);
-      const idcId =
-        rackId === undefined
-          ? labels.idc || labels.dc || undefined
-          : (topo.parent({ level: 'rack', id: rackId })?.id ?? (labels.idc || labels.dc || undefined));
-      const attrs = topo.attributes(hostRef);
-      const groups = attributeGroups(attrs);
-      p = {
-        hostKey: 'host:' + host,
-        rackId,
-        rackKey: rackId === undefined ? undefined : 'rack:' + rackId,
-        idcId,
-        idcKey: idcId === undefined ? undefined : 'idc:' + idcId,
-        attrs,
-        attrNames: groups.names,
-        attrIds: groups.ids,
-        attrKeys: groups.keys,
-      };
+      p = hostSite(this.topology, host, labels);
       // A host the topology does not know is placed from one alert's labels: not worth keeping.
-      if (topo.has(hostRef)) this.hosts.set(host, p);
+      if (this.topology.has({ level: 'host', id: host })) this.hosts.set(host, p);
     }
     return p;
   }
 
-  /** "app:<id>", built once. */
-  appKey(app: string): string {
-    let key = this.appKeys.get(app);
-    if (key === undefined) {
-      key = 'app:' + app;
-      if (this.appKeys.size > 100_000) this.appKeys.clear();
-      this.appKeys.set(app, key);
-    }
-    return key;
-  }
-
   /** Apps reached from `app` along calls edges, up to the configured depth. */
-  calleesOf(app: string): string[] {
+  calleesOf(app: string): readonly string[] {
     let list = this.callees.get(app);
     if (list === undefined) {
       list = calleesOf(this.topology, app, this.depth);

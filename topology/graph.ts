@@ -1,5 +1,5 @@
 import { DirectedGraph } from 'graphology';
-import type { EntityRef, Level, TopologyRecord, TopologyView } from '../core/types.js';
+import type { ContainerPlace, EntityRef, Level, TopologyRecord, TopologyView } from '../core/types.js';
 import { AttributeGroups, AttributeInterner, type AttributeSet, NO_ATTRIBUTES } from './attributes.js';
 import { ExpiryBuckets, SlotHeap } from './expiry.js';
 import { type ResolvedEntities, TagResolver } from './mapping.js';
@@ -127,6 +127,10 @@ export class TopologyGraph implements TopologyView {
   private attrDeclared = new Int32Array(0);
   private attrObserved = new Int32Array(0);
   private attrEffective = new Int32Array(0);
+
+  /** calls / callers lists by app slot, built on demand and dropped when any calls edge changes. */
+  private callLists = new Map<number, readonly string[]>();
+  private callerLists = new Map<number, readonly string[]>();
 
   private readonly interner = new AttributeInterner();
   private readonly groups = new AttributeGroups();
@@ -294,6 +298,38 @@ export class TopologyGraph implements TopologyView {
     const slot = this.slotOf(APP, app);
     if (slot < 0) return [];
     return this.graph.inNeighbors(this.keyOf(slot)).map(appIdOfKey);
+  }
+
+  placeContainer(id: string, out: ContainerPlace): boolean {
+    const slot = this.slotOf(CONTAINER, id);
+    if (slot < 0) return false;
+    const host = this.parentOf[slot]!;
+    out.host = host >= 0 && this.levelOf[host] === HOST ? this.idOf[host] : undefined;
+    const app = this.appOfSlot[slot]!;
+    out.app = app >= 0 ? this.idOf[app] : undefined;
+    return true;
+  }
+
+  callList(app: string): readonly string[] {
+    const slot = this.slotOf(APP, app);
+    if (slot < 0) return NO_IDS;
+    let list = this.callLists.get(slot);
+    if (list === undefined) {
+      list = this.graph.outDegree(this.keyOf(slot)) === 0 ? NO_IDS : Object.freeze(this.calls(app));
+      this.callLists.set(slot, list);
+    }
+    return list;
+  }
+
+  callerList(app: string): readonly string[] {
+    const slot = this.slotOf(APP, app);
+    if (slot < 0) return NO_IDS;
+    let list = this.callerLists.get(slot);
+    if (list === undefined) {
+      list = this.graph.inDegree(this.keyOf(slot)) === 0 ? NO_IDS : Object.freeze(this.callers(app));
+      this.callerLists.set(slot, list);
+    }
+    return list;
   }
 
   attributes(ref: EntityRef): Readonly<Record<string, string>> {
@@ -637,13 +673,22 @@ export class TopologyGraph implements TopologyView {
       const target = this.ensure(APP, callee, at, true);
       const targetKey = this.keyOf(target);
       wanted.add(targetKey);
-      if (!this.graph.hasDirectedEdge(key, targetKey)) this.graph.addDirectedEdge(key, targetKey);
+      if (!this.graph.hasDirectedEdge(key, targetKey)) {
+        this.graph.addDirectedEdge(key, targetKey);
+        this.callsChanged();
+      }
     }
     for (const targetKey of this.graph.outNeighbors(key)) {
       if (wanted.has(targetKey)) continue;
       this.graph.dropDirectedEdge(key, targetKey);
+      this.callsChanged();
       this.release(this.slotOf(APP, appIdOfKey(targetKey)));
     }
+  }
+
+  private callsChanged(): void {
+    if (this.callLists.size > 0) this.callLists = new Map();
+    if (this.callerLists.size > 0) this.callerLists = new Map();
   }
 
   private remove(slot: number): void {
@@ -676,6 +721,7 @@ export class TopologyGraph implements TopologyView {
     } else {
       const key = this.keyOf(slot);
       const callees = code === APP ? this.graph.outNeighbors(key) : [];
+      if (code === APP) this.callsChanged();
       this.graph.dropNode(key);
       for (const callee of callees) this.release(this.slotOf(APP, appIdOfKey(callee)));
     }
@@ -820,6 +866,8 @@ function ownString(s: string): string {
 function isList(x: readonly string[] | Partial<Record<Level, readonly string[]>>): x is readonly string[] {
   return Array.isArray(x);
 }
+
+const NO_IDS: readonly string[] = Object.freeze([]);
 
 function appIdOfKey(key: string): string {
   return key.slice(4); // 'app:'.length
