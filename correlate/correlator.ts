@@ -9,7 +9,7 @@ import {
   type TopologyView,
 } from '../core/types.js';
 import { BackgroundRate, type BackgroundState } from './background.js';
-import { type ElectedCause, type ElectionOptions, elect } from './election.js';
+import { type ElectedCause, type ElectionOptions, elect, mayGroup } from './election.js';
 import { AlertRec, EntityRec } from './entities.js';
 import { hashHex } from './hash.js';
 import { MinHeap } from './heap.js';
@@ -575,6 +575,9 @@ export class Correlator {
       this.counters.electionMs += performance.now() - started;
       return;
     }
+    // The pool is in arrival order: the entities due now come first.
+    let due = 0;
+    while (due < input.length && input[due]!.poolSince + this.groupWait <= at) due++;
     // Incidents that began shortly before this storm with one of its symptoms may turn out to
     // be part of it (see settle()); the others cannot be taken over, so they stay out.
     const since = this.poolHeadSince() - this.mergeWindow;
@@ -630,8 +633,14 @@ export class Correlator {
     this.election.backgroundRate = this.background.chance('container', at, counts.container, window, floor);
     this.election.hostBackgroundRate = this.background.chance('host', at, counts.host, window, floor);
     this.cache.refresh(at);
-    // One entity alone has nothing to be grouped with: it is its own incident once due.
-    const elected = input.length < 2 ? [] : elect(input, this.topology, this.election, this.cache);
+    // Due entities nothing could group with another one (lone background alerts) become their
+    // own incidents without an election; the others wait for theirs (a storm still gathering in
+    // the pool is elected once its first alerts are due, not again for every lone alert due
+    // before then).
+    const elected =
+      input.length >= 2 && mayGroup(input, due, this.topology, this.election, this.cache)
+        ? elect(input, this.topology, this.election, this.cache)
+        : [];
     for (const k of elected) this.settle(k, at);
     // Due pool entities nothing explains: their own incidents.
     for (const e of input) {

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent, EntityRef, TopologyRecord } from '../core/types.js';
+import { Rng } from '../fixtures/rng.js';
+import { buildScenario } from '../fixtures/scenario.js';
 import { TopologyGraph } from '../topology/graph.js';
 import { alertFingerprint, alertId } from './alerts.js';
-import { type ElectionOptions, elect, explanationGain } from './election.js';
+import { type ElectionOptions, elect, explanationGain, mayGroup } from './election.js';
 import { AlertRec, EntityRec } from './entities.js';
+import { TopologyCache } from './topology-cache.js';
 
 const T0 = Date.UTC(2024, 2, 1, 10);
 const OPTS: ElectionOptions = {
@@ -174,5 +177,75 @@ describe('elect', () => {
       [host('h05'), 'HostDiskHigh', T0 + 9000],
     ];
     expect(elect(entities(topo, alerts), topo, OPTS)).toEqual([]);
+  });
+});
+
+describe('mayGroup (whether an election could group a pooled entity)', () => {
+  const topo = topology();
+  const cache = new TopologyCache(topo, OPTS.upstreamDepth);
+  /** Each entity in turn as the one pooled, the others as context. */
+  const eachFirst = (es: EntityRec[]): boolean[] =>
+    es.map((e) => mayGroup([e, ...es.filter((x) => x !== e)], 1, topo, OPTS, cache));
+
+  it('scattered lone alerts: nothing to group, whichever is pooled', () => {
+    const es = entities(topo, [
+      [container('h00c1'), 'ContainerCpuHigh', T0],
+      [container('h14c6'), 'ContainerRestarting', T0 + 5000],
+      [host('h05'), 'HostDiskHigh', T0 + 9000],
+    ]);
+    expect(eachFirst(es)).toEqual([false, false, false]);
+  });
+
+  it('a storm: any of its entities may be grouped', () => {
+    const alerts: [EntityRef, string, number][] = [[host('h02'), 'HostDown', T0]];
+    for (let c = 0; c < 8; c++) alerts.push([container(`h02c${c}`), 'ContainerDown', T0 + 1000]);
+    expect(eachFirst(entities(topo, alerts)).every(Boolean)).toBe(true);
+    const hosts: [EntityRef, string, number][] = ['h00', 'h02', 'h03', 'h11', 'h12'].map((h) => [
+      host(h),
+      'HostDown',
+      T0,
+    ]);
+    expect(eachFirst(entities(topo, hosts)).every(Boolean)).toBe(true);
+  });
+
+  it('hosts alerting with different symptoms are no group', () => {
+    const hosts: [EntityRef, string, number][] = ['h00', 'h02', 'h03', 'h11', 'h12'].map((h, k) => [
+      host(h),
+      `HostSymptom${k}`,
+      T0,
+    ]);
+    expect(eachFirst(entities(topo, hosts))).toEqual([false, false, false, false, false]);
+  });
+
+  it('never says no where the election groups a pooled entity (random inputs from fault scenarios)', () => {
+    const s = buildScenario('two-faults', {
+      seed: 9,
+      fleet: { idcs: 2, racksPerIdc: 3, hostsPerRack: 6, containersPerHost: 12, meanReplicas: 8 },
+      noisePerMinute: 20,
+      pair: ['noisy-neighbour', 'kernel'],
+    });
+    const graph = new TopologyGraph();
+    for (const r of s.topology) graph.apply(r, 0);
+    const all = entities(
+      graph,
+      s.alerts.filter((a) => a.state === 'firing').map((a) => [a.entity, a.rule, a.startsAt]),
+    );
+    const c = new TopologyCache(graph, OPTS.upstreamDepth);
+    const rng = new Rng(42);
+    let negatives = 0;
+    let grouped = 0;
+    for (let trial = 0; trial < 300; trial++) {
+      const input = rng.shuffle(all.slice()).slice(0, rng.between(2, 40));
+      const pooled = rng.between(1, Math.min(3, input.length));
+      const pooledSet = new Set(input.slice(0, pooled));
+      const groups = elect(input, graph, OPTS, c).some((k) => k.members.some((m) => pooledSet.has(m)));
+      if (groups) grouped++;
+      if (mayGroup(input, pooled, graph, OPTS, c)) continue;
+      negatives++;
+      expect(groups, `trial ${trial}`).toBe(false);
+    }
+    // Both branches were exercised.
+    expect(negatives).toBeGreaterThan(30);
+    expect(grouped).toBeGreaterThan(30);
   });
 });

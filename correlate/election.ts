@@ -1,5 +1,5 @@
 import type { Candidate, CauseKind, CauseRef, Level, TopologyView } from '../core/types.js';
-import type { EntityRec } from './entities.js';
+import type { EntityRec, EntitySite } from './entities.js';
 import { TopologyCache } from './topology-cache.js';
 
 /**
@@ -128,6 +128,241 @@ export function explanationGain(h: number, n: number, weight: number, p0: number
   if (q > QMAX) q = QMAX;
   if (q <= p0) return 0;
   return (weight / h) * (h * Math.log(q / p0) + (n - h) * Math.log((1 - q) / (1 - p0)));
+}
+
+/**
+ * Whether an election could put one of the first `pooled` entities together with another one of
+ * `entities` (the rest are context: members of live incidents). When it could not, every pooled
+ * entity stays alone whatever else is elected, and an election would only confirm that: a lone
+ * background alert then becomes its own incident without building every candidate around it.
+ *
+ * Exact in one direction: it lists every candidate that could take a pooled entity (its host or
+ * a noisy container there, its app, the app of a noisy container on its host, an upstream app
+ * it reaches, the rack, IDC and attribute groups of its host when that host is in trouble as a
+ * whole) and bounds each above as the election would score it at best: coverage from counting
+ * everything that could count, the largest time, health and kind factors.
+ */
+export function mayGroup(
+  entities: readonly EntityRec[],
+  pooled: number,
+  topology: TopologyView,
+  opts: ElectionOptions,
+  cache: TopologyCache,
+): boolean {
+  if (pooled === 0) return false;
+  // What another entity would have to share with a pooled one: its host, its app, an upstream
+  // app its app reaches. Usually one pooled entity: small maps, one pass over the others.
+  const hostCounts = new Map<string, number>();
+  const appCounts = new Map<string, number>();
+  const reached = new Map<string, number>();
+  for (let i = 0; i < pooled; i++) {
+    const e = entities[i]!;
+    const level = e.ref.level;
+    // Racks and IDCs alerting themselves are rare: the election decides.
+    if (level === 'rack' || level === 'idc') return true;
+    if (e.hostId !== undefined) hostCounts.set(e.hostId, 0);
+    const app = level === 'app' ? e.ref.id : e.appId;
+    if (app === undefined) continue;
+    appCounts.set(app, 0);
+    reached.set(app, 0);
+    for (const u of cache.calleesOf(app)) reached.set(u, 0);
+  }
+  for (const e of entities) {
+    const level = e.ref.level;
+    if (level === 'rack' || level === 'idc') return true;
+    const host = e.hostId;
+    if (host !== undefined) {
+      const n = hostCounts.get(host);
+      if (n !== undefined) hostCounts.set(host, n + 1);
+    }
+    const app = level === 'app' ? e.ref.id : e.appId;
+    if (app === undefined || reached.size === 0) continue;
+    const a = appCounts.get(app);
+    if (a !== undefined) appCounts.set(app, a + 1);
+    // Upstream apps a pooled entity reaches (its own app included): how many entities reach each.
+    const r = reached.get(app);
+    if (r !== undefined) reached.set(app, r + 1);
+    for (const u of cache.calleesOf(app)) {
+      const m = reached.get(u);
+      if (m !== undefined) reached.set(u, m + 1);
+    }
+  }
+  for (const [upstream, h] of reached) {
+    if (h < 2) continue;
+    const n = Math.max(h, cache.upstreamSize(upstream));
+    if (explanationGain(h, n, h, opts.backgroundRate) * MAX_FACTOR >= opts.minGain) return true;
+  }
+  let shared = false;
+  for (const n of hostCounts.values()) if (n >= 2) shared = true;
+  for (const n of appCounts.values()) if (n >= 2) shared = true;
+  let hostAlerts = false;
+  for (let i = 0; i < pooled && !hostAlerts; i++) hostAlerts = entities[i]!.ref.level === 'host';
+  // Nothing on the same host or of the same app, and no host alerting itself (only a host in
+  // trouble as a whole counts for its rack, IDC or attribute group): alone whatever is elected.
+  if (!shared && !hostAlerts) return false;
+  return new HostTallies(entities, topology, opts, cache).mayGroup(pooled);
+}
+
+interface HostTally {
+  entities: number;
+  containers: number;
+  /** Rule of the host's own alert, if it alerts. */
+  hostRule: string | undefined;
+  /** Rules of its alerting containers. */
+  rules: string[];
+  /** Apps of its alerting containers. */
+  apps: string[];
+  site: EntitySite;
+  /** Whether the topology knows the host (looked up when needed). */
+  known: boolean | undefined;
+}
+
+/** Every host and app of the input tallied: the host, app, cascade and host-group bounds. */
+class HostTallies {
+  readonly hosts = new Map<string, HostTally>();
+  private readonly apps = new Map<string, number>();
+  private readonly appEntities = new Set<string>();
+  /** Apps with a possible noisy container (on a host that alerts, or with three alerting
+   * containers) and the entities on those hosts their candidates take along (the cascade). */
+  private readonly cascade = new Map<string, number>();
+
+  constructor(
+    private readonly entities: readonly EntityRec[],
+    private readonly topology: TopologyView,
+    private readonly opts: ElectionOptions,
+    private readonly cache: TopologyCache,
+  ) {
+    for (const e of entities) {
+      const level = e.ref.level;
+      const host = e.hostId;
+      if (host !== undefined) {
+        let t = this.hosts.get(host);
+        if (t === undefined) {
+          t = {
+            entities: 0,
+            containers: 0,
+            hostRule: undefined,
+            rules: [],
+            apps: [],
+            site: e.site,
+            known: undefined,
+          };
+          this.hosts.set(host, t);
+        }
+        t.entities++;
+        if (level === 'host') t.hostRule = e.rule;
+        else if (level === 'container') {
+          t.containers++;
+          if (!t.rules.includes(e.rule)) t.rules.push(e.rule);
+          if (e.appId !== undefined && !t.apps.includes(e.appId)) t.apps.push(e.appId);
+        }
+      }
+      const app = level === 'app' ? e.ref.id : e.appId;
+      if (app !== undefined) this.apps.set(app, (this.apps.get(app) ?? 0) + 1);
+      if (level === 'app') this.appEntities.add(e.ref.id);
+    }
+    for (const t of this.hosts.values()) {
+      if (t.hostRule === undefined && t.containers < 3) continue;
+      for (const app of t.apps) this.cascade.set(app, (this.cascade.get(app) ?? 0) + t.entities);
+    }
+  }
+
+  mayGroup(pooled: number): boolean {
+    const { topology, opts } = this;
+    for (let i = 0; i < pooled; i++) {
+      const p = this.entities[i]!;
+      const host = p.hostId;
+      if (host !== undefined) {
+        const t = this.hosts.get(host)!;
+        // The host itself, or a noisy container on it: every entity on the host one unit.
+        const size = topology.childCount({ level: 'host', id: host });
+        if (t.entities >= 2 && this.strong(t.entities, size + 1, t.entities)) return true;
+        // The apps of possible noisy containers on its host take it along.
+        if (t.hostRule !== undefined || t.containers >= 3) {
+          for (const app of t.apps) if (this.appStrong(app)) return true;
+        }
+        // Trouble of the host as a whole counts for its rack, IDC and attribute groups.
+        const unit =
+          t.hostRule !== undefined || t.containers >= Math.max(2, Math.ceil(size * HOST_UNIT_SHARE));
+        if (unit && mayShareHostGroup(t, this.hosts, topology, opts, this.cache)) return true;
+      }
+      const app = p.ref.level === 'app' ? p.ref.id : p.appId;
+      if (app !== undefined && this.appStrong(app)) return true;
+    }
+    return false;
+  }
+
+  private strong(h: number, n: number, w: number): boolean {
+    return explanationGain(h, Math.max(h, n), w, this.opts.backgroundRate) * MAX_FACTOR >= this.opts.minGain;
+  }
+
+  private appStrong(app: string): boolean {
+    const h = this.apps.get(app) ?? 0;
+    if (h < 2) return false;
+    const n = this.topology.childCount({ level: 'app', id: app }) + (this.appEntities.has(app) ? 1 : 0);
+    return this.strong(h, n, h + (this.cascade.get(app) ?? 0));
+  }
+}
+
+/**
+ * The rack, IDC and attribute groups of a pooled entity's host (in trouble as a whole): strong
+ * enough if every host of the group with an alerting entity were in trouble too, with the same
+ * symptom (the election keeps a group's most common symptom only), and the group's health at its
+ * worst. Such a group has no alert of its own (racks and IDCs alerting end the search earlier).
+ */
+function mayShareHostGroup(
+  t: HostTally,
+  hosts: ReadonlyMap<string, HostTally>,
+  topology: TopologyView,
+  opts: ElectionOptions,
+  cache: TopologyCache,
+): boolean {
+  const site = t.site;
+  const symptoms = t.hostRule !== undefined ? [t.hostRule] : t.rules;
+  const ns = symptoms.length;
+  const attrs = site.attrIds;
+  // Per group (rack, IDC, attributes) and symptom: hosts and entities on them.
+  const hits = new Int32Array((attrs.length + 2) * ns);
+  const members = new Int32Array(hits.length);
+  for (const [host, other] of hosts) {
+    // Placed from alert labels (a host the topology does not know): its entities may disagree.
+    other.known ??= topology.has({ level: 'host', id: host });
+    if (!other.known) return true;
+    const o = other.site;
+    for (let k = 0; k < ns; k++) {
+      const symptom = symptoms[k]!;
+      if (other.hostRule !== undefined ? other.hostRule !== symptom : !other.rules.includes(symptom))
+        continue;
+      if (site.rackId !== undefined && o.rackId === site.rackId) {
+        hits[k]!++;
+        members[k]! += other.entities;
+      }
+      if (site.idcId !== undefined && o.idcId === site.idcId) {
+        hits[ns + k]!++;
+        members[ns + k]! += other.entities;
+      }
+      for (let a = 0; a < attrs.length; a++) {
+        if (!o.attrIds.includes(attrs[a]!)) continue;
+        hits[(a + 2) * ns + k]!++;
+        members[(a + 2) * ns + k]! += other.entities;
+      }
+    }
+  }
+  const factor = 0.9 * (opts.health === undefined ? 1 : 1.25);
+  for (let g = 0; g < attrs.length + 2; g++) {
+    for (let k = 0; k < ns; k++) {
+      const h = hits[g * ns + k]!;
+      if (h < 2) continue;
+      let size: number;
+      if (g === 0) size = topology.childCount({ level: 'rack', id: site.rackId! });
+      else if (g === 1) size = cache.idcHostCount(site.idcId!);
+      else size = cache.attributeGroupSize(site.attrNames[g - 2]!, site.attrs[site.attrNames[g - 2]!]!);
+      const prior = g >= 2 ? (KIND_PRIOR.attribute ?? 1) : 1;
+      const gain = explanationGain(h, Math.max(h, size), members[g * ns + k]!, opts.hostBackgroundRate);
+      if (gain * factor * prior >= opts.minGain) return true;
+    }
+  }
+  return false;
 }
 
 export function elect(
