@@ -21,6 +21,21 @@ describe('root cause per fault type', () => {
     }
   });
 
+  it('a leak predicted in two waves five minutes apart: one incident naming the app', () => {
+    for (const seed of [11, 12, 13]) {
+      const s = buildScenario('memory-leak', { ...NOISY, seed, leakWaveMs: 5 * 60_000 });
+      const o = runScenario(s);
+      const [f] = o.faults;
+      expect(f!.elected, `seed ${seed}`).toEqual(s.faults[0]!.cause);
+      expect(f!.incidents, `seed ${seed}: incidents holding the fault's alerts`).toBe(1);
+      expect(f!.coverage, `seed ${seed}`).toBeGreaterThan(0.95);
+      // The first wave's containers opened incidents of their own; the app took them over.
+      const first = o.events.filter((e) => e.event === 'opened' && e.startsAt < s.faults[0]!.start + 120_000);
+      expect(o.notifications, `seed ${seed}`).toBeLessThanOrEqual(first.length + 1);
+      expect(o.opened).toBe(o.resolved);
+    }
+  });
+
   it('the generated JD storm: app, 50 containers, 50 hosts, 5,000 neighbours', () => {
     const s = jdScenario(7);
     expect(s.alerts.filter((a) => a.state === 'firing')).toHaveLength(5100);

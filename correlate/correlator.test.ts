@@ -193,6 +193,53 @@ describe('Correlator lifecycle (event time)', () => {
     expect(c.incidents()).toHaveLength(1);
   });
 
+  it("an app's predicted alerts in waves minutes apart: the app takes over the first wave's lone incidents", () => {
+    const app = fleet.apps.find((a) => a.containers.length >= 10)!;
+    const refs = app.containers.map((i) => ({ level: 'container' as const, id: fleet.containers[i]!.id }));
+    const leak = (r: EntityRef, at: number, rule = 'ContainerMemoryLeak') => ({
+      ...alert(r, rule, 'firing', at, 'warning'),
+      predicted: true,
+    });
+    const scenario = (options: { appMergeWindowMs?: number } = {}) => {
+      const c = new Correlator(topo, options);
+      // Two containers first, and an unrelated symptom on a third one.
+      const first = [
+        leak(refs[0]!, T0),
+        leak(refs[1]!, T0 + 2 * S),
+        leak(refs[2]!, T0 + 3 * S, 'ContainerCpuHigh'),
+      ];
+      const early = [...run(c, first), ...c.advance(T0 + 60 * S)];
+      // Seven more five minutes later.
+      const wave = refs.slice(3, 10).map((r, k) => leak(r, T0 + 300 * S + k * S));
+      const later = [...run(c, wave), ...c.advance(T0 + 400 * S)];
+      return { c, early, later };
+    };
+    const { c, early, later } = scenario();
+    expect(early.map((e) => [e.event, e.rootCause.kind])).toEqual([
+      ['opened', 'self'],
+      ['opened', 'self'],
+      ['opened', 'self'],
+    ]);
+    // One notification for the app (on the oldest lone incident); the other one folds into it.
+    expect(later.map((e) => [e.event, e.id, e.rootCause.kind, e.mergedInto])).toEqual([
+      ['resolved', early[1]!.id, 'self', early[0]!.id],
+      ['updated', early[0]!.id, 'app', undefined],
+    ]);
+    expect(later[1]).toMatchObject({ rootCause: { level: 'app', id: app.id }, absorbed: { total: 9 } });
+    // The container with another symptom keeps its own incident.
+    expect(c.incidents({ status: 'open' }).map((i) => [i.id, i.absorbed.total])).toEqual(
+      expect.arrayContaining([
+        [early[0]!.id, 9],
+        [early[2]!.id, 1],
+      ]),
+    );
+    expect(c.incidents({ status: 'open' })).toHaveLength(2);
+    // Outside the app window (or with the window as short as the merge window): a new incident.
+    const short = scenario({ appMergeWindowMs: 60 * S });
+    expect(short.later.map((e) => [e.event, e.rootCause.kind])).toEqual([['opened', 'app']]);
+    expect(short.later[0]!.absorbed.total).toBe(7);
+  });
+
   it('keeps two simultaneous host failures in different racks apart', () => {
     const c = new Correlator(topo);
     const a = 0;

@@ -46,14 +46,22 @@ export interface CorrelatorOptions {
   holdDownMs?: number;
   /**
    * Least event time between two elections, so that a trickle of lone alerts is elected in
-   * batches: an alert waits between the group wait and the group wait plus this. Default 5 s.
+   * batches: an alert waits between the group wait and the group wait plus this. Default 1 s.
    */
   electionIntervalMs?: number;
   /**
    * Incidents opened within this long before the oldest pooled alert may be taken over by a
-   * cause found later (a storm's first alerts can open an incident of their own). Default 60 s.
+   * cause found later (a storm's first alerts can open an incident of their own). Default 2 min.
    */
   mergeWindowMs?: number;
+  /**
+   * The same for an app and the lone incidents (root cause `self`) of its own containers raised
+   * by a predicted alert with one of its symptoms: predictions (a leak, a disk filling) cross
+   * their thresholds in waves minutes apart, and the first wave's containers open incidents of
+   * their own before the app's coverage is evident. Threshold alerts keep the merge window (the
+   * further back, the likelier two lone alerts of one app meet by chance). Default 15 min.
+   */
+  appMergeWindowMs?: number;
   /** Incidents larger than this are not re-elected (their cause is settled). Default 200 entities. */
   mergeMaxMembers?: number;
   /**
@@ -138,6 +146,7 @@ export class Correlator {
   private readonly holdDown: number;
   private readonly electionInterval: number;
   private readonly mergeWindow: number;
+  private readonly appMergeWindow: number;
   private readonly mergeMaxMembers: number;
   private readonly retainResolved: number;
   private readonly maxResolved: number;
@@ -167,6 +176,8 @@ export class Correlator {
   private readonly cascadeIndex = new Map<string, Incident>();
   /** Hosts running an app incident's containers (alerts with its symptoms join it). */
   private readonly ownHostIndex = new Map<string, Incident>();
+  /** Open lone incidents of a predicted alert on an app's containers (or the app entity), by app. */
+  private readonly selfByApp = new Map<string, Set<Incident>>();
   private readonly live = new Set<Incident>();
   /** Incidents by opening time, back to the merge window (the ones an election may take over). */
   private recent: Incident[] = [];
@@ -211,6 +222,12 @@ export class Correlator {
       0,
       Number.MAX_SAFE_INTEGER,
       'mergeWindowMs',
+    );
+    this.appMergeWindow = clamp(
+      options.appMergeWindowMs ?? 15 * 60_000,
+      0,
+      Number.MAX_SAFE_INTEGER,
+      'appMergeWindowMs',
     );
     this.mergeMaxMembers = options.mergeMaxMembers ?? 200;
     this.retainResolved = options.retainResolvedMs ?? 60 * 60_000;
@@ -575,6 +592,7 @@ export class Correlator {
       this.counters.electionMs += performance.now() - started;
       return;
     }
+    const pooledCount = input.length;
     // The pool is in arrival order: the entities due now come first.
     let due = 0;
     while (due < input.length && input[due]!.poolSince + this.groupWait <= at) due++;
@@ -587,7 +605,8 @@ export class Correlator {
     // whether these alerts are the next wave of a storm already open (an app's hot containers
     // alerted first, their hosts and neighbours only now).
     const context = new Set<Incident>();
-    for (const e of input) {
+    for (let i = 0; i < pooledCount; i++) {
+      const e = input[i]!;
       const host = e.hostId;
       if (host !== undefined) {
         const a = this.ownHostIndex.get(host);
@@ -617,15 +636,24 @@ export class Correlator {
     if (drop > 0) recent.splice(0, drop);
     for (const inc of recent) {
       if (inc.status !== 'open' || inc.startsAt < since || inc.members.size > this.mergeMaxMembers) continue;
-      if (context.has(inc)) continue;
-      let shared = false;
-      for (const r of inc.rules) {
-        if (rules.has(r)) {
-          shared = true;
-          break;
+      if (context.has(inc) || !sharesRule(inc, rules)) continue;
+      context.add(inc);
+      for (const e of inc.members.values()) input.push(e);
+    }
+    // Lone incidents of predicted alerts on the pooled entities' apps with one of their
+    // symptoms, within the longer app window: the earlier waves of an app's predictions.
+    if (this.selfByApp.size > 0) {
+      const appSince = this.poolHeadSince() - this.appMergeWindow;
+      for (let i = 0; i < pooledCount; i++) {
+        const app = appOf(input[i]!);
+        const lone = app === undefined ? undefined : this.selfByApp.get(app);
+        if (lone === undefined) continue;
+        for (const inc of lone) {
+          if (context.has(inc) || inc.startsAt < appSince || !sharesRule(inc, rules)) continue;
+          context.add(inc);
+          for (const e of inc.members.values()) input.push(e);
         }
       }
-      if (shared) for (const e of inc.members.values()) input.push(e);
     }
     const counts = this.topology.counts();
     const window = this.groupWait + this.mergeWindow;
@@ -682,8 +710,13 @@ export class Correlator {
       const rules = new Set<string>();
       for (const [rule, n] of counts) if (n * 5 >= pooled.length) rules.add(rule);
       for (const [inc, n] of touched) {
-        if (n !== inc.members.size || inc.status !== 'open' || inc.startsAt < pooledStart - this.mergeWindow)
-          continue;
+        if (n !== inc.members.size || inc.status !== 'open') continue;
+        // An app takes over the lone incidents of its own containers from further back.
+        const window =
+          k.cause.kind === 'app' && isLoneOwn(inc, k.cause.id)
+            ? Math.max(this.appMergeWindow, this.mergeWindow)
+            : this.mergeWindow;
+        if (inc.startsAt < pooledStart - window) continue;
         for (const r of inc.rules) {
           if (rules.has(r)) {
             absorbed.push(inc);
@@ -844,6 +877,15 @@ export class Correlator {
   private index(inc: Incident): void {
     this.live.add(inc);
     this.liveByCause.set(inc.causeKey, inc);
+    const loneApp = loneAppOf(inc);
+    if (loneApp !== undefined) {
+      let set = this.selfByApp.get(loneApp);
+      if (set === undefined) {
+        set = new Set();
+        this.selfByApp.set(loneApp, set);
+      }
+      set.add(inc);
+    }
     if (inc.cause.kind === 'upstream') this.liveUpstream++;
     if (inc.cause.kind === 'attribute') this.liveAttribute++;
     if (inc.cause.kind === 'app' || inc.cause.kind === 'noisy-neighbour') {
@@ -854,6 +896,11 @@ export class Correlator {
 
   private unindex(inc: Incident): void {
     if (this.liveByCause.get(inc.causeKey) === inc) this.liveByCause.delete(inc.causeKey);
+    const loneApp = loneAppOf(inc);
+    if (loneApp !== undefined) {
+      const set = this.selfByApp.get(loneApp);
+      if (set?.delete(inc) && set.size === 0) this.selfByApp.delete(loneApp);
+    }
     if (inc.cause.kind === 'upstream') this.liveUpstream--;
     if (inc.cause.kind === 'attribute') this.liveAttribute--;
     for (const host of inc.cascadeHosts) {
@@ -1040,6 +1087,27 @@ function accepts(inc: Incident, e: EntityRec, rule: string): boolean {
     default:
       return true;
   }
+}
+
+function appOf(e: EntityRec): string | undefined {
+  return e.ref.level === 'app' ? e.ref.id : e.appId;
+}
+
+/** For a lone incident (root cause `self`) raised by a predicted alert on a container or an app: that app. */
+function loneAppOf(inc: Incident): string | undefined {
+  if (inc.cause.kind !== 'self') return undefined;
+  for (const e of inc.members) return e.alerts[0]?.event.predicted === true ? appOf(e) : undefined;
+  return undefined;
+}
+
+/** A lone incident of a predicted alert on one of the app's containers (or on the app entity). */
+function isLoneOwn(inc: Incident, app: string): boolean {
+  return loneAppOf(inc) === app;
+}
+
+function sharesRule(inc: Incident, rules: ReadonlySet<string>): boolean {
+  for (const r of inc.rules) if (rules.has(r)) return true;
+  return false;
 }
 
 function isOwn(inc: Incident, e: EntityRec): boolean {
