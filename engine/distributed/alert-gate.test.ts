@@ -54,27 +54,67 @@ describe('AlertGate event time', () => {
     expect(g.watermark).toBe(T0 + 80_000);
   });
 
-  it('stops waiting for an instance whose records stop (record time) or that says it leaves', () => {
-    const g = new AlertGate({ instanceTimeoutMs: 10_000 });
+  it('stops waiting for a gone instance once its partitions have a new owner, or after the hold', () => {
+    const g = new AlertGate({ instanceTimeoutMs: 10_000, partitionHoldMs: 20_000 });
     g.instanceWatermark(wm('a', T0 + 10_000, [0]), 1000);
     g.instanceWatermark(wm('b', T0 + 50_000, [1]), 1000);
     g.advance();
     expect(g.watermark).toBe(T0 + 10_000);
-    // a goes silent; b keeps reporting: 10 s of record time later a is gone.
+    // a goes silent; b keeps reporting: 10 s of record time later a is gone, but partition 0's
+    // data is still to come from whoever gets it: event time holds.
     g.instanceWatermark(wm('b', T0 + 60_000, [1]), 10_999);
     g.advance();
-    expect(g.watermark).toBe(T0 + 10_000);
+    expect(g.liveInstances()).toEqual(['a', 'b']);
     g.instanceWatermark(wm('b', T0 + 70_000, [1]), 11_001);
     g.advance();
-    expect(g.watermark).toBe(T0 + 70_000);
     expect(g.liveInstances()).toEqual(['b']);
+    expect(g.watermark).toBe(T0 + 10_000);
+    // The rebalance gives partition 0 to b.
+    g.instanceWatermark(wm('b', T0 + 80_000, [0, 1]), 12_000);
+    g.advance();
+    expect(g.watermark).toBe(T0 + 80_000);
 
-    const h = new AlertGate({ instanceTimeoutMs: 10_000 });
+    // Nobody takes the partition of an instance that left: the hold ends.
+    const h = new AlertGate({ instanceTimeoutMs: 10_000, partitionHoldMs: 20_000 });
     h.instanceWatermark(wm('a', T0 + 10_000, [0]), 1000);
     h.instanceWatermark(wm('b', T0 + 50_000, [1]), 1000);
     h.instanceWatermark(wm('a', T0 + 10_000, [], { leaving: true }), 1001);
     h.advance();
-    expect(h.watermark).toBe(T0 + 50_000);
+    expect(h.watermark).toBe(T0 + 10_000);
+    h.instanceWatermark(wm('b', T0 + 60_000, [1]), 21_002);
+    h.advance();
+    expect(h.watermark).toBe(T0 + 60_000);
+  });
+
+  it('uses partition times when instances report them: the least partition with data, minus lateness', () => {
+    const g = new AlertGate({ latenessMs: 5000 });
+    const rec = (instance: string, partitions: number[], times: Array<number | null>) => ({
+      ...wm(instance, T0 + 999_000, partitions),
+      partitionTimes: times,
+    });
+    g.instanceWatermark(rec('a', [0, 1], [T0 + 60_000, T0 + 30_000]), 1000);
+    g.instanceWatermark(rec('b', [2, 3], [T0 + 90_000, null]), 1000);
+    g.advance();
+    expect(g.watermark).toBe(T0 + 25_000);
+    // a hands partition 1 to b (a rebalance): between the two reports it holds event time.
+    g.instanceWatermark(rec('a', [0], [T0 + 70_000]), 2000);
+    g.advance();
+    expect(g.watermark).toBe(T0 + 25_000);
+    // b owns it but has not read from it yet: still held.
+    g.instanceWatermark({ ...rec('b', [1, 2, 3], [null, T0 + 95_000, null]), lagging: [1] }, 2001);
+    g.advance();
+    expect(g.watermark).toBe(T0 + 25_000);
+    g.instanceWatermark(rec('b', [1, 2, 3], [T0 + 40_000, T0 + 95_000, null]), 2002);
+    g.advance();
+    expect(g.watermark).toBe(T0 + 35_000);
+    // A partition handed on to an owner that finds nothing to read holds nothing.
+    g.instanceWatermark(rec('a', [], []), 2003);
+    g.instanceWatermark(
+      { ...rec('b', [0, 1, 2, 3], [null, T0 + 60_000, T0 + 95_000, null]), lagging: [] },
+      2004,
+    );
+    g.advance();
+    expect(g.watermark).toBe(T0 + 55_000);
   });
 
   it('moves on alerts from outside (no instance) only while no instance reports', () => {
@@ -147,6 +187,38 @@ describe('AlertGate ownership and handover', () => {
     expect(g.stats()).toMatchObject({ firing: 1, expired: 1, handedOver: 1 });
     // The dead instance owns nothing and is forgotten.
     expect(g.stats().instances).toBe(1);
+  });
+
+  it("counts the grace in the inherited partition's own event time, not the new owner's clock", () => {
+    const g = new AlertGate({ handoverGraceMs: 60_000, instanceTimeoutMs: 5000 });
+    const rec = (instance: string, w: number, partitions: number[], times: number[]) => ({
+      ...wm(instance, w, partitions),
+      partitionTimes: times,
+    });
+    g.instanceWatermark(rec('a', T0, [1], [T0 + 5000]), 1000);
+    g.instanceWatermark(rec('b', T0, [2], [T0 + 5000]), 1000);
+    g.alert(alert('c1', 'firing', T0), 'a', 1, 1000);
+    g.advance();
+    // a dies. b's own partition runs minutes ahead before the rebalance gives it partition 1,
+    // whose backlog it then works through from where a stopped.
+    g.instanceWatermark(rec('b', T0 + 300_000, [2], [T0 + 305_000]), 7000);
+    expect(g.advance()).toEqual([]);
+    // b owns partition 1 now but has not read from it yet.
+    g.instanceWatermark(
+      {
+        ...rec('b', T0 + 300_000, [1, 2], [T0 + 305_000, T0 + 305_000]),
+        partitionTimes: [null, T0 + 305_000],
+        lagging: [1],
+      },
+      7500,
+    );
+    expect(g.advance()).toEqual([]);
+    g.instanceWatermark(rec('b', T0 + 300_000, [1, 2], [T0 + 30_000, T0 + 310_000]), 8000);
+    expect(g.advance()).toEqual([]);
+    g.alert(alert('c1', 'firing', T0 + 40_000), 'b', 1, 8100); // confirmed within the grace
+    g.instanceWatermark(rec('b', T0 + 320_000, [1, 2], [T0 + 200_000, T0 + 320_000]), 9000);
+    expect(g.advance()).toEqual([]);
+    expect(g.stats()).toMatchObject({ handedOver: 1, expired: 0, firing: 1 });
   });
 
   it('does not hand over alerts that name no partition (POST /alerts) or no instance', () => {

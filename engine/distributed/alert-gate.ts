@@ -6,20 +6,29 @@ import type { WatermarkRecord } from '../../ingest/kafka/alerts-records.js';
  * instances. Three jobs, all in log order so that a correlator restored from a checkpoint and
  * replaying the log from the checkpoint's offset ends where the previous one would have:
  *
- * 1. Event time. Each instance publishes its own watermark; the correlator may only move to the
- *    least watermark of the instances that are alive and have data (an idle instance, one with
- *    no partitions or nothing to read, must not hold the others back). An instance is gone when
- *    its last record is `instanceTimeoutMs` older than the newest record of anyone (record
- *    timestamps, so a replay decides the same), or at once when it says it is leaving.
+ * 1. Event time. Each instance reports how far it has got in each `metrics` partition it owns;
+ *    the correlator may only move to the least of those times (minus the allowed lateness) over
+ *    every partition with data: the per-input minimum of stream processors, across instances.
+ *    A partition between owners (its owner died or gave it up) holds event time where it was:
+ *    its alerts are still to come from the next owner. It holds for up to `partitionHoldMs` of
+ *    record time while nobody owns it, and then, once a live instance owns it, until that one
+ *    has read from it (or says there is nothing to read). Idle partitions (quiet, nothing left
+ *    to read) hold nothing back; a partition whose owner is behind does (backpressure).
+ *    An instance is gone when its last record is `instanceTimeoutMs` older than the newest
+ *    record of anyone (record timestamps, so a replay decides the same), or at once when it
+ *    says it is leaving. Instances that report no partition times count with their watermark.
  * 2. Ownership. An alert belongs to the instance that published its firing, for the `metrics`
  *    partition its host hashes to. When a partition moves (rebalance, death), the new owner
  *    starts with empty detector state: it re-fires what still holds after the rule's `for`
  *    (which moves ownership to it; the correlator counts the repeat as a duplicate), and a late
  *    `resolved` from the former owner is dropped (the new owner now speaks for that alert).
- * 3. Handover. An alert whose owner is gone or lost its partition, and that no new owner
- *    confirms within `handoverGraceMs` of event time, is resolved by the gate at the time it
- *    was last vouched for: otherwise a fault that ended during the handover would keep its
- *    incident open forever (no one left to say `resolved`).
+ * 3. Handover. An alert whose owner is gone or lost its partition, and that the partition's
+ *    new owner does not confirm within `handoverGraceMs` of that partition's own event time
+ *    past the handover point, is resolved by the gate at the time it was last vouched for:
+ *    otherwise a fault that ended during the handover would keep its incident open forever (no
+ *    one left to say `resolved`). The grace is counted in the partition's event time as its new
+ *    owner reports it (`partitionTimes`), not in the correlator's: a new owner first works
+ *    through the backlog the dead one left, while its other partitions are minutes ahead.
  *
  * Alerts that name no instance (written to the topic by another system) or no partition
  * (POST /alerts) are nobody's to hand over: they resolve when their source says so.
@@ -27,10 +36,18 @@ import type { WatermarkRecord } from '../../ingest/kafka/alerts-records.js';
 export interface AlertGateOptions {
   /** An instance whose records stop for this long (record time) is gone. Default 30 s. */
   instanceTimeoutMs?: number;
-  /** Event time a new owner has to confirm an inherited firing alert. Default 15 min. */
+  /** Partition event time a new owner has to confirm an inherited firing alert. Default 15 min. */
   handoverGraceMs?: number;
-  /** With no live instance, alerts from outside move event time to their time minus this. Default 5 s. */
+  /**
+   * Allowed lateness: event time is a partition's newest time minus this; with no live instance,
+   * alerts from outside move event time to their time minus this. Default 5 s.
+   */
   latenessMs?: number;
+  /**
+   * How long (record time) a partition nobody owns holds event time back after its owner left
+   * it. Default 60 s. Once a live instance owns it, it holds until that one has read it.
+   */
+  partitionHoldMs?: number;
 }
 
 export interface GateInstanceState {
@@ -38,12 +55,14 @@ export interface GateInstanceState {
   watermark: number | null;
   lastRecordAt: number;
   partitions: number[];
+  /** Newest event time it reported per partition (partition, ms). */
+  partitionTimes: Array<[number, number]>;
+  /** Partitions with data in its last report (null: it reports no partition times). */
+  active: number[] | null;
   idle: boolean;
   gone: boolean;
-  /** Event time at which it was found gone (null: before any event time). */
-  goneAt: number | null;
-  /** Partitions it no longer owns, with the event time it stopped owning them. */
-  lost: Array<[number, number]>;
+  /** Partitions it no longer owns while it still owns alerts there, with the partition's event time then. */
+  lost: Array<[number, number | null]>;
 }
 
 /** The fields of a firing alert the gate needs to end it (the correlator matches on fingerprint). */
@@ -62,6 +81,8 @@ export interface GateAlert {
 
 export interface AlertGateState {
   version: 1;
+  /** Partitions between owners: partition, the event time it holds, record time it was left. */
+  orphans?: Array<[number, number, number]>;
   watermark: number | null;
   newestRecordAt: number | null;
   externalMax: number | null;
@@ -87,9 +108,10 @@ interface InstanceRec {
   watermark: number;
   lastRecordAt: number;
   partitions: Set<number>;
+  partitionTimes: Map<number, number>;
+  active: number[] | undefined;
   idle: boolean;
   gone: boolean;
-  goneAt: number;
   lost: Map<number, number>;
 }
 
@@ -99,6 +121,9 @@ export class AlertGate {
   private readonly instanceTimeout: number;
   private readonly grace: number;
   private readonly lateness: number;
+  private readonly hold: number;
+  /** Partitions between owners: the event time they hold, and the record time they were left. */
+  private readonly orphans = new Map<number, { hold: number; at: number }>();
   private readonly instances = new Map<string, InstanceRec>();
   private readonly firing = new Map<string, GateAlert>();
   /** `owner\u0000partition` -> fingerprints, so a handover touches only what it hands over. */
@@ -112,6 +137,7 @@ export class AlertGate {
     this.instanceTimeout = options.instanceTimeoutMs ?? 30_000;
     this.grace = options.handoverGraceMs ?? 15 * 60_000;
     this.lateness = options.latenessMs ?? 5000;
+    this.hold = options.partitionHoldMs ?? 60_000;
     if (!(this.instanceTimeout > 0)) throw new RangeError('instanceTimeoutMs must be positive');
     if (!(this.grace >= 0)) throw new RangeError('handoverGraceMs must be >= 0');
   }
@@ -182,15 +208,29 @@ export class AlertGate {
     if (w.watermark !== null && w.watermark > rec.watermark) rec.watermark = w.watermark;
     rec.idle = w.idle;
     rec.gone = false;
-    const now = new Set(w.partitions);
-    for (const p of rec.partitions) if (!now.has(p) && !rec.lost.has(p)) rec.lost.set(p, this.wm);
-    for (const p of now) rec.lost.delete(p);
-    rec.partitions = now;
-    if (w.leaving) {
-      rec.gone = true;
-      rec.goneAt = this.wm;
-      rec.partitions = new Set();
+    const now = new Set(w.leaving ? [] : w.partitions);
+    // Times first: a partition given up in this record is left at its latest time.
+    rec.active = undefined;
+    if (w.partitionTimes !== undefined && !w.leaving) {
+      rec.active = [];
+      for (let i = 0; i < w.partitions.length; i++) {
+        const t = w.partitionTimes[i];
+        const p = w.partitions[i]!;
+        if (t === null || t === undefined) continue;
+        rec.active.push(p);
+        if (t > (rec.partitionTimes.get(p) ?? NONE)) rec.partitionTimes.set(p, t);
+      }
     }
+    for (const p of rec.partitions) if (!now.has(p)) this.lose(rec, p, recordAt);
+    for (const p of now) {
+      rec.lost.delete(p);
+      // The new owner takes over holding event time once it has read from the partition, or
+      // says there is nothing to read. While it has not read what is there, the hold stays.
+      if (rec.active === undefined || rec.active.includes(p) || !(w.lagging ?? []).includes(p))
+        this.orphans.delete(p);
+    }
+    rec.partitions = now;
+    if (w.leaving) rec.gone = true;
     this.findGone();
   }
 
@@ -202,11 +242,28 @@ export class AlertGate {
     let least = Number.POSITIVE_INFINITY;
     let live = 0;
     for (const rec of this.instances.values()) {
-      if (rec.gone || rec.idle || rec.watermark === NONE) continue;
-      live++;
-      if (rec.watermark < least) least = rec.watermark;
+      if (rec.gone || rec.idle) continue;
+      if (rec.active !== undefined) {
+        for (const p of rec.active) {
+          const t = rec.partitionTimes.get(p)! - this.lateness;
+          live++;
+          if (t < least) least = t;
+        }
+      } else if (rec.watermark !== NONE) {
+        live++;
+        if (rec.watermark < least) least = rec.watermark;
+      }
     }
-    if (live === 0 && this.externalMax !== NONE) least = this.externalMax - this.lateness;
+    for (const [p, o] of this.orphans) {
+      // Unowned for too long (nobody will take it): stop waiting. Owned, it waits for its
+      // owner to read what is there, however slow (backpressure holds event time too).
+      if (this.newestRecordAt - o.at > this.hold && !this.ownedByLive(p)) {
+        this.orphans.delete(p);
+        continue;
+      }
+      if (o.hold < least) least = o.hold;
+    }
+    if (live === 0 && this.externalMax !== NONE) least = Math.min(least, this.externalMax - this.lateness);
     if (least !== Number.POSITIVE_INFINITY && least > this.wm) this.wm = least;
     return this.expireHandovers();
   }
@@ -232,15 +289,17 @@ export class AlertGate {
         watermark: r.watermark === NONE ? null : r.watermark,
         lastRecordAt: r.lastRecordAt,
         partitions: [...r.partitions],
+        partitionTimes: [...r.partitionTimes],
+        active: r.active ?? null,
         idle: r.idle,
         gone: r.gone,
-        goneAt: r.goneAt === NONE ? null : r.goneAt,
-        lost: [...r.lost],
+        lost: [...r.lost].map(([p, t]): [number, number | null] => [p, t === NONE ? null : t]),
       };
       instances.push(s);
     }
     return {
       version: 1,
+      orphans: [...this.orphans].map(([p, o]): [number, number, number] => [p, o.hold, o.at]),
       watermark: this.wm === NONE ? null : this.wm,
       newestRecordAt: this.newestRecordAt === NONE ? null : this.newestRecordAt,
       externalMax: this.externalMax === NONE ? null : this.externalMax,
@@ -255,16 +314,18 @@ export class AlertGate {
     g.wm = state.watermark ?? NONE;
     g.newestRecordAt = state.newestRecordAt ?? NONE;
     g.externalMax = state.externalMax ?? NONE;
+    for (const [p, hold, at] of state.orphans ?? []) g.orphans.set(p, { hold, at });
     for (const s of state.instances) {
       g.instances.set(s.id, {
         id: s.id,
         watermark: s.watermark ?? NONE,
         lastRecordAt: s.lastRecordAt,
         partitions: new Set(s.partitions),
+        partitionTimes: new Map(s.partitionTimes),
+        active: s.active ?? undefined,
         idle: s.idle,
         gone: s.gone,
-        goneAt: s.goneAt ?? NONE,
-        lost: new Map(s.lost),
+        lost: new Map(s.lost.map(([p, t]) => [p, t ?? NONE])),
       });
     }
     for (const a of state.firing) {
@@ -293,9 +354,10 @@ export class AlertGate {
         watermark: NONE,
         lastRecordAt: recordAt,
         partitions: new Set(),
+        partitionTimes: new Map(),
+        active: undefined,
         idle: false,
         gone: false,
-        goneAt: NONE,
         lost: new Map(),
       };
       this.instances.set(id, rec);
@@ -308,49 +370,70 @@ export class AlertGate {
   private findGone(): void {
     const limit = this.newestRecordAt - this.instanceTimeout;
     for (const rec of this.instances.values()) {
-      if (!rec.gone && rec.lastRecordAt < limit) {
-        rec.gone = true;
-        rec.goneAt = this.wm;
-      }
+      if (rec.gone || rec.lastRecordAt >= limit) continue;
+      rec.gone = true;
+      for (const p of rec.partitions) this.lose(rec, p, rec.lastRecordAt);
+      rec.partitions = new Set();
     }
+  }
+
+  /**
+   * The instance stopped owning `p`: its alerts there wait for the next owner's word, and until
+   * a live instance owns `p` its event time holds where `p` was.
+   */
+  private lose(rec: InstanceRec, p: number, recordAt: number): void {
+    const t = rec.partitionTimes.get(p);
+    const since = t ?? rec.watermark;
+    if (!rec.lost.has(p)) rec.lost.set(p, since);
+    let owned = false;
+    for (const r of this.instances.values()) if (r !== rec && !r.gone && r.partitions.has(p)) owned = true;
+    // (Owned by another already: that one's report decides.) A partition time is the newest seen; an instance watermark already allows for lateness.
+    const hold = t !== undefined ? t - this.lateness : rec.watermark;
+    if (!owned && hold !== NONE && !this.orphans.has(p)) this.orphans.set(p, { hold, at: recordAt });
+  }
+
+  private ownedByLive(p: number): boolean {
+    for (const r of this.instances.values()) if (!r.gone && r.partitions.has(p)) return true;
+    return false;
+  }
+
+  /** How far the live owner of `p` has got in that partition's event time. */
+  private progress(p: number): number {
+    let best = NONE;
+    for (const r of this.instances.values()) {
+      if (r.gone || !r.partitions.has(p)) continue;
+      // An instance that reports partition times and has none for `p` has not read any of it yet.
+      const t = r.active !== undefined ? (r.partitionTimes.get(p) ?? NONE) : r.watermark;
+      if (t > best) best = t;
+    }
+    return best;
   }
 
   private expireHandovers(): AlertEvent[] {
     const out: AlertEvent[] = [];
-    const wm = this.wm;
-    for (const rec of this.instances.values()) {
-      const gone = rec.gone;
-      if (!gone && rec.lost.size === 0) continue;
-      if (gone) {
-        // Every partition it held (and any it had lost before) ends at the earlier moment.
-        for (const [key, fps] of this.byOwner) {
-          if (!key.startsWith(rec.id + '\u0000') || fps.size === 0) continue;
-          const p = Number(key.slice(rec.id.length + 1));
-          const since = Math.min(rec.goneAt, rec.lost.get(p) ?? rec.goneAt);
-          if (wm >= since + this.grace) this.expire(fps, since, out);
+    for (const [id, rec] of this.instances) {
+      for (const [p, since] of rec.lost) {
+        const fps = this.byOwner.get(ownerKey(rec.id, p));
+        if (fps === undefined || fps.size === 0) {
+          rec.lost.delete(p);
+          continue;
         }
-      } else {
-        for (const [p, since] of rec.lost) {
-          const fps = this.byOwner.get(ownerKey(rec.id, p));
-          if (fps === undefined || fps.size === 0) {
-            rec.lost.delete(p);
-            continue;
-          }
-          if (wm >= since + this.grace) {
-            this.expire(fps, since, out);
-            rec.lost.delete(p);
-          }
+        const progress = this.progress(p);
+        if (progress !== NONE && progress >= since + this.grace) {
+          this.expire(fps, since, out);
+          rec.lost.delete(p);
         }
       }
-    }
-    // Gone instances that own nothing any more are forgotten (bounded state).
-    for (const [id, rec] of this.instances) {
-      if (!rec.gone) continue;
-      let owns = false;
-      for (const [key, fps] of this.byOwner) if (fps.size > 0 && key.startsWith(id + '\u0000')) owns = true;
-      if (!owns && wm >= rec.goneAt + this.grace) this.instances.delete(id);
+      // A gone instance that owns nothing any more is forgotten (bounded state).
+      if (rec.gone && rec.lost.size === 0 && !this.ownsAny(id)) this.instances.delete(id);
     }
     return out;
+  }
+
+  private ownsAny(id: string): boolean {
+    const prefix = id + '\u0000';
+    for (const [key, fps] of this.byOwner) if (fps.size > 0 && key.startsWith(prefix)) return true;
+    return false;
   }
 
   private expire(fps: Set<string>, since: number, out: AlertEvent[]): void {

@@ -10,8 +10,12 @@ export interface AlertPublisherOptions {
   topology?: TopologyView;
   /** This instance's id (in every record it publishes). */
   instance: string;
-  /** The detection pipeline's watermark (ms). */
+  /** The instance's watermark (ms). */
   watermark: () => number;
+  /** Newest event time seen in a `metrics` partition (ms; -Infinity: none, or idle). */
+  partitionTime?: (partition: number) => number;
+  /** Owned partitions with unread messages: not idle, whatever the time since the last batch. */
+  lagging?: () => number[];
   /** Heartbeat period (wall ms) when no batch publishes a watermark. Default 1000. */
   heartbeatMs?: number;
   /** No metrics batch for this long (wall ms): idle. Default 10,000. */
@@ -139,12 +143,18 @@ export class AlertPublisher {
 
   private enqueueWatermark(leaving: boolean): void {
     const wm = this.options.watermark();
+    const partitions = leaving ? [] : this.options.ownership.assigned();
+    const time = this.options.partitionTime;
+    const lagging = leaving ? [] : (this.options.lagging?.() ?? []);
     this.options.producer.enqueue(
       watermarkRecord({
         instance: this.options.instance,
         watermark: Number.isFinite(wm) ? wm : null,
-        partitions: leaving ? [] : this.options.ownership.assigned(),
-        idle: this.now() - this.lastBatchAt > this.idleAfterMs,
+        partitions,
+        partitionTimes: time === undefined ? undefined : partitions.map(time),
+        lagging: time === undefined ? undefined : lagging,
+        // Quiet with nothing left to read; an instance held up (backpressure) is not idle.
+        idle: this.now() - this.lastBatchAt > this.idleAfterMs && lagging.length === 0,
         leaving,
       }),
     );

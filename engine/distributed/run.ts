@@ -32,6 +32,7 @@ import {
   summaryViewRecord,
 } from './incidents-topic.js';
 import { MetricsOwnership } from './ownership.js';
+import { PartitionClock } from './partition-clock.js';
 import { ensureCompactedTopic, topicPartitions } from './topics.js';
 import { ObservedTopologyFeed, ObservedTopologyPublisher } from './topology-share.js';
 
@@ -92,6 +93,12 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   await ensureCompactedTopic(kafka, topics.incidents, { retentionMs: 7 * 86_400_000 });
   await ensureCompactedTopic(kafka, topics.observed, { retentionMs: 86_400_000 });
   const ownership = new MetricsOwnership(topics.metrics, await topicPartitions(kafka, topics.metrics));
+  const clock = new PartitionClock(ownership, {
+    hostTags: topology.resolver.mapping.host,
+    latenessMs: config.detect.lateness,
+    idleAfterMs: dist.idleAfter,
+    fallback: () => pipeline.stats().watermark,
+  });
 
   // Alerts out.
   const alertsProducer = new RecordLogProducer({ kafka, topic: topics.alerts, logger: log });
@@ -100,7 +107,9 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
     ownership,
     topology,
     instance,
-    watermark: () => pipeline.stats().watermark,
+    watermark: () => clock.watermark(),
+    partitionTime: (p) => clock.activeTimeOf(p),
+    lagging: () => clock.laggingPartitions(),
     heartbeatMs: dist.heartbeat,
     idleAfterMs: dist.idleAfter,
     onError: (e) => log.error({ err: e.message }, 'alerts heartbeat failed'),
@@ -153,13 +162,14 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
     logger: log,
   });
   const consumer = new MetricsConsumer({
-    source: publishingSource(metricsSource, publisher),
+    source: publishingSource(metricsSource, publisher, clock),
     sink: o.sink,
     deadLetters: new KafkaDeadLetterSink({ kafka, topic: topics.dlq }),
     format: config.input.format,
     precision: config.input.precision,
     maxInFlightPoints: kafkaConfig.maxInFlightPoints,
     onPoints: (points) => {
+      clock.observe(points);
       pipeline.accept(points);
       pipeline.advance();
     },
@@ -231,6 +241,8 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
       instanceTimeoutMs: dist.instanceTimeout,
       handoverGraceMs: dist.handoverGrace,
       latenessMs: config.detect.lateness,
+      // Long enough for the metrics group to hand a dead instance's partitions on.
+      partitionHoldMs: 2 * kafkaConfig.sessionTimeout + 10_000,
     },
     checkpointIntervalMs: dist.checkpointInterval,
     deliver,
@@ -269,6 +281,32 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   }, 2000);
   viewTimer.unref();
 
+  // How far behind each owned partition is: a partition with unread messages is not idle.
+  const offsetsAdmin = kafka.admin();
+  let offsetsBusy = false;
+  const offsetsTimer = setInterval(() => {
+    if (offsetsBusy) return;
+    offsetsBusy = true;
+    (async () => {
+      const ends = new Map<number, bigint>();
+      for (const o of await offsetsAdmin.fetchTopicOffsets(topics.metrics))
+        ends.set(o.partition, BigInt(o.high));
+      const committed = new Map<number, bigint>();
+      const groups = await offsetsAdmin.fetchOffsets({
+        groupId: kafkaConfig.groupId,
+        topics: [topics.metrics],
+      });
+      for (const t of groups)
+        for (const o of t.partitions) if (Number(o.offset) >= 0) committed.set(o.partition, BigInt(o.offset));
+      clock.setOffsets(ends, committed);
+    })()
+      .catch((e: Error) => log.warn({ err: e.message }, 'metrics offsets'))
+      .finally(() => {
+        offsetsBusy = false;
+      });
+  }, 2000);
+  offsetsTimer.unref();
+
   const observedTimer = setInterval(() => {
     if (observedPublisher.sweep() > 0)
       observedProducer.flush().catch((e: Error) => log.warn({ err: e.message }, 'observed topology'));
@@ -292,7 +330,12 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
       {
         instance,
         consumer: consumer.stats(),
-        pipeline: { points: p.points, alerts: p.alerts, watermark: p.watermark },
+        pipeline: {
+          points: p.points,
+          alerts: p.alerts,
+          watermark: p.watermark,
+          published: clock.watermark(),
+        },
         partitions: ownership.assigned(),
         publisher: publisher.stats(),
         alertsProducer: alertsProducer.stats(),
@@ -313,6 +356,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
       stopping = true;
       clearInterval(viewTimer);
       clearInterval(observedTimer);
+      clearInterval(offsetsTimer);
       clearInterval(statsTimer);
       log.info({ code }, 'stopping');
       // Metrics first (the batch in hand is finished, its alerts acknowledged and committed),
@@ -331,6 +375,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
             incidentsProducer.shutdown(),
           ]),
         () => serving.shutdown(),
+        () => offsetsAdmin.disconnect(),
         () => redis.quit(),
       ];
       (async () => {
@@ -349,6 +394,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   process.once('SIGINT', () => stop(0));
 
   publisher.start();
+  await offsetsAdmin.connect();
   await Promise.all([
     consumer.start(),
     cmdbFeed.start(),
@@ -388,11 +434,16 @@ function stateKey(s: {
  * acknowledged by Kafka before the source commits the batch. If the process dies first, the
  * batch is consumed again.
  */
-function publishingSource(inner: MessageSource, publisher: AlertPublisher): MessageSource {
+function publishingSource(
+  inner: MessageSource,
+  publisher: AlertPublisher,
+  clock: PartitionClock,
+): MessageSource {
   return {
     run: (handler) =>
       inner.run(async (batch: SourceBatch) => {
         await handler(batch);
+        clock.batch(batch.partition, batch.messages[batch.messages.length - 1]?.offset);
         await withHeartbeat(publisher.afterBatch(), batch);
       }),
     shutdown: () => inner.shutdown(),

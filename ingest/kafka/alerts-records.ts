@@ -32,6 +32,13 @@ export interface WatermarkRecord {
   watermark: number | null;
   /** `metrics` partitions the instance owns. */
   partitions: number[];
+  /**
+   * Newest event time seen per owned partition (same order as `partitions`; null: no data
+   * yet): how far a new owner has got through an inherited partition.
+   */
+  partitionTimes?: Array<number | null>;
+  /** Owned partitions with messages the instance has not read yet (sent with `partitionTimes`). */
+  lagging?: number[];
   /** No metrics batch for a while: its watermark must not hold the others back. */
   idle: boolean;
   /** Sent on a clean shutdown: the instance is gone now, not after the timeout. */
@@ -73,6 +80,9 @@ export function watermarkRecord(w: WatermarkRecord): OutgoingRecord {
     partitions: w.partitions,
     idle: w.idle,
   };
+  if (w.partitionTimes !== undefined)
+    value.partitionTimes = w.partitionTimes.map((t) => (t !== null && Number.isFinite(t) ? t : null));
+  if (w.lagging !== undefined) value.lagging = w.lagging;
   if (w.leaving) value.leaving = true;
   return {
     key: `watermark:${w.instance}`,
@@ -129,16 +139,33 @@ export function decodeAlertsRecord(
           kind: 'invalid',
           reason: 'watermark record: partitions must be a list of partition numbers',
         };
-      return {
-        kind: 'watermark',
-        watermark: {
-          instance: w.instance,
-          watermark: w.watermark ?? null,
-          partitions: w.partitions,
-          idle: w.idle === true,
-          leaving: w.leaving === true,
-        },
+      const times = w.partitionTimes;
+      if (
+        times !== undefined &&
+        (!Array.isArray(times) ||
+          times.length !== w.partitions.length ||
+          !times.every((t) => t === null || Number.isFinite(t)))
+      )
+        return {
+          kind: 'invalid',
+          reason: 'watermark record: partitionTimes must be ms or null per partition',
+        };
+      const lagging = w.lagging;
+      if (
+        lagging !== undefined &&
+        (!Array.isArray(lagging) || !lagging.every((p) => Number.isInteger(p) && p >= 0))
+      )
+        return { kind: 'invalid', reason: 'watermark record: lagging must be a list of partition numbers' };
+      const watermark: WatermarkRecord = {
+        instance: w.instance,
+        watermark: w.watermark ?? null,
+        partitions: w.partitions,
+        idle: w.idle === true,
+        leaving: w.leaving === true,
       };
+      if (times !== undefined) watermark.partitionTimes = times;
+      if (lagging !== undefined) watermark.lagging = lagging;
+      return { kind: 'watermark', watermark };
     }
     case 'close': {
       const c = json as Partial<CloseRecord>;

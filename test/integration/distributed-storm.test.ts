@@ -1,0 +1,83 @@
+// Two `converge start` processes share the JD storm's metrics (one consumer group on `metrics`,
+// keyed by host); their alerts meet in the one active correlator, and the webhook receiver gets
+// one `opened` naming the app and, after the fault, one `resolved` with every absorbed entity.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { IncidentSummary } from '../../correlate/index.js';
+import { apiGet, DistributedCluster, jdStormFeed, logLines, until } from './distributed-cluster.js';
+
+const cluster = new DistributedCluster();
+
+afterAll(async () => {
+  await cluster.tearDown();
+}, 60_000);
+
+describe('converge start, two instances, distributed correlation', () => {
+  it('one opened naming the app and one resolved for the JD storm', async () => {
+    const started = Date.now();
+    const feed = jdStormFeed({ stepMs: 15_000, durationMs: 180_000, leadMs: 120_000, tailMs: 300_000 });
+    const fault = feed.scenario.faults[0]!;
+    await cluster.setUp();
+    const [a, b] = await Promise.all([cluster.start('a'), cluster.start('b')]);
+    const active = await cluster.settled(2);
+    const standby = active === a ? b! : a!;
+    const ready = Date.now();
+
+    await cluster.produce(feed, 600);
+    const produced = Date.now();
+    const r = cluster.receiver;
+    await until(
+      'the resolved notification',
+      () => r.accepted.some((d) => d.body.incident.event === 'resolved'),
+      60_000,
+    );
+    await new Promise((res) => setTimeout(res, 2000)); // anything repeated would arrive now
+
+    const events = r.accepted.map((d) => d.body.incident);
+    const opened = events.filter((e) => e.event === 'opened');
+    const resolved = events.filter((e) => e.event === 'resolved');
+    expect(opened).toHaveLength(1);
+    expect(resolved).toHaveLength(1);
+    expect(events.filter((e) => e.event === 'updated').length).toBeLessThanOrEqual(1);
+    expect(new Set(events.map((e) => e.id))).toEqual(new Set([opened[0]!.id]));
+    expect(opened[0]!.rootCause).toEqual(fault.cause);
+    expect(resolved[0]!.id).toBe(opened[0]!.id);
+    expect(resolved[0]!.absorbed.byLevel).toMatchObject({ container: 50, host: 50, neighbour: 5000 });
+    expect(new Set(r.accepted.map((d) => d.key)).size).toBe(r.accepted.length);
+    expect(r.accepted.every((d) => d.signatureOk)).toBe(true);
+
+    // Both instances ran detection on their share, and both list the incident: the active one
+    // from its correlator, the standby from the incidents topic.
+    const shares = [a!, b!].map(
+      (i) => logLines(i, 'stats').at(-1)?.publisher as { published: number } | undefined,
+    );
+    for (const s of shares) expect(s?.published ?? 0).toBeGreaterThan(1000);
+    for (const i of [active, standby]) {
+      await until(
+        `${i.name} listing the resolved incident`,
+        async () => {
+          const list = await apiGet<{ items?: IncidentSummary[] } | IncidentSummary[]>(i, '/incidents');
+          const items = Array.isArray(list) ? list : (list.items ?? []);
+          const inc = items.find((s) => s.id === opened[0]!.id);
+          return inc?.status === 'resolved' && inc.absorbed.total === resolved[0]!.absorbed.total;
+        },
+        15_000,
+      );
+    }
+
+    const cp = logLines(active, 'stats').at(-1)?.correlator as Record<string, unknown> | undefined;
+    console.log(
+      JSON.stringify({
+        points: feed.points,
+        megabytes: Math.round(feed.bytes / 1e5) / 10,
+        startupMs: ready - started,
+        produceMs: produced - ready,
+        resolvedAfterProduceMs: Date.now() - produced,
+        checkpoint: cp?.lastCheckpoint,
+        maxCheckpointMs: cp?.maxCheckpointMs,
+        publisher: shares,
+        alertsProducer: [a!, b!].map((i) => logLines(i, 'stats').at(-1)?.alertsProducer),
+      }),
+    );
+  }, 240_000);
+});
