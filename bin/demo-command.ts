@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { loadConfig } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import type { IncidentEvent, Level, Point } from '../core/types.js';
+import type { IncidentSummary } from '../correlate/index.js';
 import { buildEngine } from '../engine/build.js';
 import { serveEngine } from '../engine/serve.js';
 import { LiveFeed } from '../fixtures/live/feed.js';
@@ -146,24 +147,28 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const status = new StatusLine(err);
   const say = (line: string): void => status.above(() => out.write(line + '\n'));
 
-  // Incidents, as they happen.
-  const open = new Map<string, IncidentEvent>();
-  let newest: IncidentEvent | undefined;
+  // Incidents, as they happen. A storm keeps growing after its incident opened (neighbours
+  // alert minutes later) without an incident event: an ABSORBED line shows each big step.
+  const shownTotal = new Map<string, number>();
   const counts = { opened: 0, resolved: 0 };
   pipeline.on({
     onIncident: (e) => {
+      if (e.event === 'opened') counts.opened++;
       if (e.event === 'resolved') {
-        open.delete(e.id);
         counts.resolved++;
-        if (newest?.id === e.id) newest = [...open.values()].pop();
-      } else {
-        if (e.event === 'opened') counts.opened++;
-        open.set(e.id, e);
-        if (e.event === 'opened') newest = e;
-      }
-      say(incidentLine(e));
+        shownTotal.delete(e.id);
+      } else shownTotal.set(e.id, e.absorbed.total);
+      say(incidentLine(clockTime(e.at), e.event.toUpperCase(), e));
     },
   });
+  const showGrowth = (open: readonly IncidentSummary[], at: number): void => {
+    for (const inc of open) {
+      const shown = shownTotal.get(inc.id) ?? 0;
+      if (inc.absorbed.total < Math.max(shown + 20, shown * 1.5)) continue;
+      shownTotal.set(inc.id, inc.absorbed.total);
+      say(incidentLine(clockTime(at), 'ABSORBED', inc));
+    }
+  };
 
   const e = live.fleet;
   out.write(
@@ -269,12 +274,22 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       lastWall = now;
       lastPoints = f.points;
       const firing = engine.detection?.stats().firingAlerts ?? 0;
-      const behind = f.lagMs > 5000 ? ` | ${Math.round(f.lagMs / 1000)} s behind` : '';
-      const newestText = newest !== undefined ? `, newest: ${causeText(newest.rootCause)}` : '';
+      // Newest first; the correlator's own view, so operator resolves count too.
+      const open = engine.correlator.incidents({ status: 'open' });
+      showGrowth(open, f.next);
+      const incidents = `${open.length} open incident${open.length === 1 ? '' : 's'}`;
+      // Most important first: what a narrow terminal loses is the newest cause, then the tail.
       status.show(
-        `${clockTime(f.next)} | ${Math.round(rate).toLocaleString('en-US')} points/s | ` +
-          `${store.stats().series.toLocaleString('en-US')} series | ${firing.toLocaleString('en-US')} alerts firing | ` +
-          `${open.size} open incident${open.size === 1 ? '' : 's'}${newestText}${behind} | ${url}`,
+        [
+          clockTime(f.next),
+          `${Math.round(rate).toLocaleString('en-US')} points/s`,
+          `${store.stats().series.toLocaleString('en-US')} series`,
+          `${firing.toLocaleString('en-US')} alerts firing`,
+          open.length > 0 ? `${incidents}, newest: ${causeText(open[0]!.rootCause)}` : incidents,
+          ...(f.lagMs > 5000 ? [`${Math.round(f.lagMs / 1000).toLocaleString('en-US')} s behind`] : []),
+          url,
+        ],
+        incidents,
       );
     },
     status.tty ? 1000 : 5000,
@@ -298,13 +313,17 @@ class StatusLine {
     this.tty = stream.isTTY === true;
   }
 
-  show(line: string): void {
+  /** `parts` joined by " | "; on a narrow terminal `short` replaces the part that starts with it. */
+  show(parts: string[], short?: string): void {
+    let line = parts.join(' | ');
     if (!this.tty) {
       this.stream.write(line + '\n');
       return;
     }
-    const width = this.stream.columns ?? 120;
-    this.line = line.length > width - 1 ? line.slice(0, width - 2) + '…' : line;
+    const width = (this.stream.columns ?? 120) - 1;
+    if (line.length > width && short !== undefined)
+      line = parts.map((p) => (p.startsWith(short) ? short : p)).join(' | ');
+    this.line = line.length > width ? line.slice(0, width - 1) + '…' : line;
     this.stream.write('\r\x1b[2K' + this.line);
   }
 
@@ -330,7 +349,11 @@ const LEVEL_ORDER: readonly (Level | 'neighbour')[] = [
   'neighbour',
 ];
 
-function incidentLine(e: IncidentEvent): string {
+function incidentLine(
+  time: string,
+  what: string,
+  e: Pick<IncidentEvent, 'id' | 'severity' | 'rootCause' | 'absorbed' | 'mergedInto'>,
+): string {
   const parts: string[] = [];
   for (const level of LEVEL_ORDER) {
     const n = e.absorbed.byLevel[level];
@@ -338,7 +361,7 @@ function incidentLine(e: IncidentEvent): string {
   }
   const merged = e.mergedInto !== undefined ? ` (merged into ${e.mergedInto})` : '';
   return (
-    `${clockTime(e.at)}  ${e.event.toUpperCase().padEnd(9)} ${e.id}  ${e.severity.padEnd(8)}  ` +
+    `${time}  ${what.padEnd(9)} ${e.id}  ${e.severity.padEnd(8)}  ` +
     `root cause ${causeText(e.rootCause)}  absorbed ${e.absorbed.total.toLocaleString('en-US')}` +
     (parts.length > 0 ? ` (${parts.join(', ')})` : '') +
     merged

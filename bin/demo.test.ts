@@ -55,6 +55,19 @@ interface IncidentJson {
   acknowledged?: { by: string };
 }
 
+/** The fields of responses the test reads. */
+interface ResponseBody {
+  id?: string;
+  attributes?: Record<string, string>;
+  acknowledged?: { by: string };
+}
+
+interface AlertJson {
+  predicted: boolean;
+  etaSeconds?: number;
+  labels: Record<string, string>;
+}
+
 const running: Demo[] = [];
 afterAll(async () => {
   for (const d of running) if (d.child.exitCode === null) d.child.kill('SIGKILL');
@@ -79,9 +92,9 @@ describe('converge demo', () => {
       return api && token ? { url: api[1]!, token: token[1]! } : undefined;
     });
     const { url, token } = banner;
-    const get = async (path: string, auth = token) => {
+    const get = async <T = ResponseBody>(path: string, auth = token) => {
       const r = await fetch(url + path, { headers: auth ? { authorization: `Bearer ${auth}` } : {} });
-      return { status: r.status, body: (await r.json()) as any };
+      return { status: r.status, body: (await r.json()) as T };
     };
     const post = async (path: string, body: unknown, auth?: string) => {
       const r = await fetch(url + path, {
@@ -89,7 +102,7 @@ describe('converge demo', () => {
         headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
         body: JSON.stringify(body),
       });
-      return { status: r.status, body: (await r.json()) as any };
+      return { status: r.status, body: (await r.json()) as ResponseBody };
     };
 
     // Ground truth: the first cycle of the same fleet's schedule, also printed by the demo.
@@ -137,8 +150,8 @@ describe('converge demo', () => {
     // time, half a minute at this speed, so each is recorded as it goes by.
     const seen = new Map<string, IncidentJson>();
     const incidents = async (): Promise<IncidentJson[]> => {
-      for (const i of (await get('/api/v1/incidents?limit=1000')).body.items as IncidentJson[])
-        seen.set(i.id, i);
+      const { items } = (await get<{ items: IncidentJson[] }>('/api/v1/incidents?limit=1000')).body;
+      for (const i of items) seen.set(i.id, i);
       return [...seen.values()];
     };
     // The first (cycle 0) incident of a fault's cause: later cycles may pick the same victim.
@@ -163,7 +176,7 @@ describe('converge demo', () => {
     // Ack the storm with the printed token.
     const ack = await post(`/api/v1/incidents/${storm.id}/ack`, { by: 'demo-test' }, token);
     expect(ack.status).toBe(200);
-    expect((await get(`/api/v1/incidents/${storm.id}`)).body.acknowledged.by).toBe('demo-test');
+    expect((await get(`/api/v1/incidents/${storm.id}`)).body.acknowledged?.by).toBe('demo-test');
 
     // The cascade's neighbours join the storm before it ends; the whole storm is one incident.
     const grown = await waitFor('neighbours in the storm', 30_000, async () => {
@@ -176,8 +189,9 @@ describe('converge demo', () => {
     // The leak is predicted (an ETA, before any memory threshold breaks) on the leaking app's containers.
     const leakApp = leak.cause.id;
     const predicted = await waitFor('the leak prediction', 40_000, async () => {
-      const items = (await get('/api/v1/alerts?predicted=true&rule=ContainerMemoryLeak&limit=1000')).body
-        .items as any[];
+      const { items } = (
+        await get<{ items: AlertJson[] }>('/api/v1/alerts?predicted=true&rule=ContainerMemoryLeak&limit=1000')
+      ).body;
       return items.length >= 3 ? items : undefined;
     });
     for (const a of predicted) {
