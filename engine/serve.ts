@@ -4,7 +4,7 @@ import type { EngineStats, MaybePromise, Readiness } from '../api/ports.js';
 import { type ApiServer, createApiServer } from '../api/server.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
-import type { IncidentEvent } from '../core/types.js';
+import type { AlertEvent, IncidentEvent } from '../core/types.js';
 import { parseNotifyConfig } from '../notify/config.js';
 import { createNotifier, type Notifier } from '../notify/notifier.js';
 import type { BuiltEngine } from './build.js';
@@ -22,7 +22,12 @@ export interface ServeOptions {
    * mode: the active correlator or the incidents-topic view), and how an operator's resolve
    * reaches the correlator. Incident events are then delivered by whoever produces them.
    */
-  incidents?: { source: CorrelatorLike; close?: (id: string, at: number) => MaybePromise<boolean> };
+  incidents?: {
+    source: CorrelatorLike;
+    close?: (id: string, at: number) => MaybePromise<boolean>;
+    /** Where POST /alerts goes instead of the local pipeline (distributed: the alerts topic). */
+    submitAlerts?: (alerts: readonly AlertEvent[]) => MaybePromise<void>;
+  };
   logger: Logger;
   /** Override api.host / api.port (command-line flags). */
   host?: string;
@@ -65,11 +70,13 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
     notifier,
     detection: engine.detection,
     // Alerts from other systems (POST /alerts, Alertmanager) carry wall-clock times.
-    submitAlerts: (alerts) => {
-      const now = Date.now();
-      for (const a of alerts) engine.pipeline.acceptAlert(a, { maxTime: now });
-      engine.pipeline.advance();
-    },
+    submitAlerts:
+      o.incidents?.submitAlerts ??
+      ((alerts) => {
+        const now = Date.now();
+        for (const a of alerts) engine.pipeline.acceptAlert(a, { maxTime: now });
+        engine.pipeline.advance();
+      }),
     // An operator's resolve closes the incident in the correlator; its `resolved` event goes
     // through the pipeline's listeners like any other (the notifier sends it).
     closeIncident:

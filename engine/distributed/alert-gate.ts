@@ -136,6 +136,8 @@ export class AlertGate {
   constructor(options: AlertGateOptions = {}) {
     this.instanceTimeout = options.instanceTimeoutMs ?? 30_000;
     this.grace = options.handoverGraceMs ?? 15 * 60_000;
+    // Instances without partition data count with their own watermark (alerts sent to their
+    // API move it, as in the embedded pipeline).
     this.lateness = options.latenessMs ?? 5000;
     this.hold = options.partitionHoldMs ?? 60_000;
     if (!(this.instanceTimeout > 0)) throw new RangeError('instanceTimeoutMs must be positive');
@@ -243,7 +245,7 @@ export class AlertGate {
     let live = 0;
     for (const rec of this.instances.values()) {
       if (rec.gone || rec.idle) continue;
-      if (rec.active !== undefined) {
+      if (rec.active !== undefined && rec.active.length > 0) {
         for (const p of rec.active) {
           const t = rec.partitionTimes.get(p)! - this.lateness;
           live++;

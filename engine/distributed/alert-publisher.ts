@@ -123,6 +123,22 @@ export class AlertPublisher {
     return this.options.producer.flush();
   }
 
+  /**
+   * Alerts from other systems (POST /alerts, Alertmanager): published whatever host they name
+   * (this instance speaks for what it was sent), tied to no partition, so no handover ends them:
+   * their source resolves them. Resolves once acknowledged.
+   */
+  publishExternal(alerts: readonly AlertEvent[]): Promise<void> {
+    // Input like a metrics batch: the instance is not idle, its watermark counts.
+    this.lastBatchAt = this.now();
+    for (const a of alerts) {
+      this.options.producer.enqueue(alertRecord(a, this.options.instance, -1));
+      this.s.published++;
+      this.alertsSinceWatermark++;
+    }
+    return this.options.producer.flush();
+  }
+
   /** Sends what is queued; resolves once acknowledged. */
   flush(): Promise<void> {
     return this.options.producer.flush();

@@ -182,6 +182,9 @@ export class CorrelatorService {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.timer);
+    // Store the state before leaving the group: the successor starts from here, not from the
+    // last periodic checkpoint (leaving makes it take over at once, fencing later saves).
+    if (this.state !== undefined) await this.checkpoint(this.state, 'shutdown');
     await this.consumer.shutdown();
     await this.deactivate('shutdown');
   }

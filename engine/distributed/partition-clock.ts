@@ -38,6 +38,7 @@ export class PartitionClock {
   /** End offset per partition at the last fetch (-1: unknown). */
   private readonly end: Array<bigint>;
   private published = Number.NEGATIVE_INFINITY;
+  private externalMax = Number.NEGATIVE_INFINITY;
   private lastHost = '';
   private lastPartition = -1;
 
@@ -74,6 +75,14 @@ export class PartitionClock {
       }
       if (p.time > newest[this.lastPartition]!) newest[this.lastPartition] = p.time;
     }
+  }
+
+  /**
+   * An alert from another system at event time `t` (already clamped to now): with no metrics
+   * at all, such alerts move event time, as they do in the embedded pipeline.
+   */
+  external(t: number): void {
+    if (t > this.externalMax) this.externalMax = t;
   }
 
   /** A batch of the partition, up to `lastOffset`, went through detection. */
@@ -130,7 +139,10 @@ export class PartitionClock {
     const wm =
       least !== Number.POSITIVE_INFINITY
         ? least - this.options.latenessMs
-        : (this.options.fallback?.() ?? Number.NEGATIVE_INFINITY);
+        : Math.max(
+            this.options.fallback?.() ?? Number.NEGATIVE_INFINITY,
+            this.externalMax - this.options.latenessMs,
+          );
     if (wm > this.published) this.published = wm;
     return this.published;
   }

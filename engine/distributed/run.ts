@@ -194,6 +194,13 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
         await alertsProducer.flush();
         return true;
       },
+      // Alerts from other systems carry wall-clock times: one from the future must not drag
+      // event time ahead (the embedded pipeline's `maxTime`).
+      submitAlerts: async (alerts) => {
+        const now = Date.now();
+        for (const a of alerts) clock.external(Math.min(a.at, now));
+        await publisher.publishExternal(alerts);
+      },
     },
     logger: log,
     host: o.host,

@@ -22,6 +22,7 @@ import { defaultRulesDir } from '../../rules/load.js';
 import { serviceUrls } from './services.js';
 
 export const READ_TOKEN = 'distributed-test-read-token';
+export const WRITE_TOKEN = 'distributed-test-write-token';
 const SECRET = 'distributed-test-secret';
 
 /**
@@ -173,7 +174,12 @@ export class DistributedCluster {
         retry: { attempts: 20, initialDelay: '300ms', maxDelay: '2s' },
         sinks: [{ name: 'hook', type: 'webhook', url: this.receiver.url, secret: SECRET, timeout: '10s' }],
       },
-      api: { tokens: [{ token: READ_TOKEN, scopes: ['read'] }] },
+      api: {
+        tokens: [
+          { token: READ_TOKEN, scopes: ['read'] },
+          { token: WRITE_TOKEN, scopes: ['read', 'write'] },
+        ],
+      },
       log: { level: 'info' },
     };
     this.configPath = join(this.dir, 'converge.json');
@@ -326,6 +332,16 @@ export async function apiGet<T>(i: Instance, path: string): Promise<T> {
     headers: { authorization: `Bearer ${READ_TOKEN}` },
   });
   if (!r.ok) throw new Error(`GET ${path} on ${i.name}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}
+
+export async function apiPost<T>(i: Instance, path: string, body: unknown): Promise<T> {
+  const r = await fetch(`http://127.0.0.1:${i.port}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${WRITE_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`POST ${path} on ${i.name}: ${r.status} ${await r.text()}`);
   return (await r.json()) as T;
 }
 

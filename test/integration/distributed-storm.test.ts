@@ -4,7 +4,7 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IncidentSummary } from '../../correlate/index.js';
-import { apiGet, DistributedCluster, jdStormFeed, logLines, until } from './distributed-cluster.js';
+import { apiGet, apiPost, DistributedCluster, jdStormFeed, logLines, until } from './distributed-cluster.js';
 
 const cluster = new DistributedCluster();
 
@@ -64,6 +64,35 @@ describe('converge start, two instances, distributed correlation', () => {
         15_000,
       );
     }
+
+    // The standby's API feeds the active correlator too: alerts from another system (they move
+    // event time like metrics do) and an operator's resolve, both through the alerts topic.
+    const t1 = Date.parse(resolved[0]!.at) + 10 * 60_000;
+    const probe = (host: string, at: number) => ({
+      entity: { level: 'host', id: host },
+      rule: 'ExternalProbeFailed',
+      severity: 'critical',
+      state: 'firing',
+      at: new Date(at).toISOString(),
+    });
+    await apiPost(standby, '/alerts', probe('edge-1', t1));
+    await apiPost(standby, '/alerts', probe('edge-2', t1 + 120_000));
+    const external = () => r.accepted.filter((d) => d.body.incident.rootCause.id === 'edge-1');
+    await until('the external alert opened as an incident', () => external().length === 1, 30_000);
+    const extId = external()[0]!.body.incident.id;
+    await until(
+      `${standby.name} listing ${extId}`,
+      async () =>
+        (await apiGet<{ items: IncidentSummary[] }>(standby, '/incidents')).items.some((s) => s.id === extId),
+      15_000,
+    );
+    await apiPost(standby, `/incidents/${extId}/resolve`, { by: 'test', comment: 'known probe outage' });
+    await until(
+      'the operator resolve notified',
+      () => external().some((d) => d.body.incident.event === 'resolved'),
+      30_000,
+    );
+    expect(external().map((d) => d.body.incident.event)).toEqual(['opened', 'resolved']);
 
     const cp = logLines(active, 'stats').at(-1)?.correlator as Record<string, unknown> | undefined;
     console.log(
