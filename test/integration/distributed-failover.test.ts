@@ -100,7 +100,13 @@ describe('converge start, two instances, the active correlator killed mid-storm'
     const list = await apiGet<{ items: IncidentSummary[] }>(survivor, '/incidents');
     const inc = list.items.find((s) => s.id === opened[0]!.id);
     expect(inc?.status).toBe('resolved');
-    const stats = logLines(survivor, 'stats').at(-1) as Record<string, any> | undefined;
+    const stats = logLines(survivor, 'stats').at(-1) as
+      | {
+          partitions?: number[];
+          publisher?: unknown;
+          correlator?: { gate?: unknown; lastCheckpoint?: unknown };
+        }
+      | undefined;
     expect(stats?.partitions).toEqual([0, 1, 2, 3, 4, 5]);
 
     console.log(
