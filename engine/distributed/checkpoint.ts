@@ -36,10 +36,6 @@ export interface CheckpointSaveResult {
   writeMs: number;
 }
 
-export class CheckpointFencedError extends Error {
-  override name = 'CheckpointFencedError';
-}
-
 /**
  * Keeps the checkpoint in Redis under `<prefix>:checkpoint`, fenced by an epoch: every
  * activation increments `<prefix>:epoch` and a save succeeds only while the stored epoch is the
