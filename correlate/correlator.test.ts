@@ -151,16 +151,25 @@ describe('Correlator lifecycle (event time)', () => {
     events.push(...c.advance(T0 + 60 * S));
     expect(events.map((e) => [e.event, e.severity])).toEqual([['opened', 'warning']]);
     expect(events[0]!.rootCause).toEqual({ level: 'app', id: app.id, kind: 'app' });
-    // Same severity again: absorbed silently. A critical one: `updated`.
+    // Same severity again: absorbed silently. A critical one: `updated`. A symptom the incident
+    // does not show yet joins after the group wait, when no other cause turned up.
     const more = [
       alert(refs[0]!, 'ContainerOom', 'firing', T0 + 70 * S, 'warning'),
       alert(refs[1]!, 'ContainerOom', 'firing', T0 + 80 * S, 'critical'),
     ];
-    const later = run(c, more);
+    expect(run(c, more)).toEqual([]);
+    const later = c.advance(T0 + 110 * S);
     expect(later.map((e) => [e.event, e.severity, e.version])).toEqual([['updated', 'critical', 2]]);
+    // The symptom shown now, more of it joins at once.
+    expect(run(c, [alert(refs[2]!, 'ContainerOom', 'firing', T0 + 120 * S, 'critical')])).toEqual([]);
+    expect(c.stats().pooled).toBe(0);
     // Entities count once however many alerts they raise; the alerts are all there.
     expect(later[0]!.absorbed.total).toBe(refs.length);
-    expect(c.get(later[0]!.id)).toMatchObject({ alerts: refs.length + 2, firing: refs.length + 2 });
+    expect(c.get(later[0]!.id)).toMatchObject({
+      absorbed: { total: refs.length },
+      alerts: refs.length + 3,
+      firing: refs.length + 3,
+    });
   });
 
   it('drops a group that fired and resolved within the group wait (a flap)', () => {
@@ -238,6 +247,105 @@ describe('Correlator lifecycle (event time)', () => {
     const short = scenario({ appMergeWindowMs: 60 * S });
     expect(short.later.map((e) => [e.event, e.rootCause.kind])).toEqual([['opened', 'app']]);
     expect(short.later[0]!.absorbed.total).toBe(7);
+  });
+
+  it('a leaking container whose host then crashes: the crash is the host incident, the leak keeps its own', () => {
+    const c = new Correlator(topo);
+    const app = fleet.apps.find((a) => a.containers.length >= 6)!;
+    const refs = app.containers.map((i) => ({ level: 'container' as const, id: fleet.containers[i]!.id }));
+    const leaks = refs.map((r, k) => ({
+      ...alert(r, 'ContainerMemoryLeak', 'firing', T0 + k * S, 'warning'),
+      predicted: true,
+    }));
+    const [leak, ...none] = [...run(c, leaks), ...c.advance(T0 + 60 * S)];
+    expect(none).toEqual([]);
+    expect(leak).toMatchObject({
+      event: 'opened',
+      rootCause: { level: 'app', id: app.id },
+      severity: 'warning',
+    });
+    // The host of one leaking container goes down: its containers (the leaking one too) with it.
+    const h = fleet.containers[app.containers[0]!]!.host;
+    const crash = hostDown(fleet, h, T0 + 120 * S, T0 + 400 * S).filter((a) => a.state === 'firing');
+    const events = [...run(c, crash), ...c.advance(T0 + 200 * S)];
+    expect(events.map((e) => [e.event, e.rootCause.kind, e.rootCause.id])).toEqual([
+      ['opened', 'host', fleet.hosts[h]!.id],
+    ]);
+    const hostIncident = c.get(events[0]!.id)!;
+    expect(hostIncident.absorbed.total).toBe(fleet.hosts[h]!.containers.length + 1);
+    const leakIncident = c.get(leak!.id)!;
+    expect(leakIncident).toMatchObject({ severity: 'warning', alerts: refs.length, version: 1 });
+  });
+
+  it('an entity in two incidents (alerts of different causes) survives a restart at any point', () => {
+    const app = fleet.apps.find((a) => a.containers.length >= 6)!;
+    const refs = app.containers.map((i) => ({ level: 'container' as const, id: fleet.containers[i]!.id }));
+    const h = fleet.containers[app.containers[0]!]!.host;
+    const stream = [
+      ...refs.map((r, k) => alert(r, 'ContainerMemoryLeak', 'firing', T0 + k * S, 'warning')),
+      ...hostDown(fleet, h, T0 + 120 * S, T0 + 400 * S),
+      // The leak goes on after the host is back, then ends.
+      alert(refs[0]!, 'ContainerMemoryLeak', 'firing', T0 + 500 * S, 'critical', T0),
+      ...refs.map((r, k) =>
+        alert(r, 'ContainerMemoryLeak', 'resolved', T0 + 900 * S + k * S, 'warning', T0 + k * S),
+      ),
+    ].sort((x, y) => x.at - y.at);
+    const whole = new Correlator(topo);
+    const expected = [...run(whole, stream), ...whole.flush()];
+    expect(expected.map((e) => [e.event, e.rootCause.kind])).toEqual([
+      ['opened', 'app'],
+      ['opened', 'host'],
+      ['updated', 'app'],
+      ['resolved', 'host'],
+      ['resolved', 'app'],
+    ]);
+    expect(whole.stats()).toMatchObject({ orphanResolved: 0, activeAlerts: 0, live: 0, pooled: 0 });
+    for (let cut = 3; cut < stream.length; cut += 4) {
+      const first = new Correlator(topo);
+      const before = run(first, stream.slice(0, cut));
+      const snapshot = JSON.parse(JSON.stringify(first.snapshot())) as CorrelatorSnapshot;
+      const second = Correlator.restore(topo, snapshot);
+      const after = [...run(second, stream.slice(cut)), ...second.flush()];
+      expect([...before, ...after], `cut at ${cut}`).toEqual(expected);
+      expect(second.stats(), `cut at ${cut}`).toMatchObject({ orphanResolved: 0, activeAlerts: 0, live: 0 });
+    }
+  });
+
+  it("what an incident takes for where it is does not widen its symptoms (a down host's noise)", () => {
+    const c = new Correlator(topo);
+    const rack = fleet.racks[0]!;
+    const [healthy, ...down] = rack.hosts;
+    const storm = down.flatMap((h) =>
+      hostDown(fleet, h, T0, T0 + 900 * S).filter((a) => a.state === 'firing'),
+    );
+    const [opened] = [
+      ...run(
+        c,
+        storm.sort((x, y) => x.at - y.at),
+      ),
+      ...c.advance(T0 + 60 * S),
+    ];
+    expect(opened).toMatchObject({
+      rootCause: { level: 'rack', id: rack.id },
+      absorbed: { total: down.length * 11 },
+    });
+    // A full disk on a host that is down: the rack incident takes it (the host is covered)...
+    const h0 = { level: 'host' as const, id: fleet.hosts[down[0]!]!.id };
+    expect([
+      ...run(c, [alert(h0, 'HostDiskHigh', 'firing', T0 + 100 * S, 'warning')]),
+      ...c.advance(T0 + 140 * S),
+    ]).toEqual([]);
+    expect(c.get(opened!.id)).toMatchObject({
+      absorbed: { total: down.length * 11 },
+      alerts: down.length * 11 + 1,
+    });
+    // ...but a full disk on the rack's healthy host is no sign of the rack's trouble.
+    const other = { level: 'host' as const, id: fleet.hosts[healthy!]!.id };
+    const events = [
+      ...run(c, [alert(other, 'HostDiskHigh', 'firing', T0 + 200 * S, 'warning')]),
+      ...c.advance(T0 + 240 * S),
+    ];
+    expect(events.map((e) => [e.event, e.rootCause])).toEqual([['opened', { ...other, kind: 'self' }]]);
   });
 
   it('keeps two simultaneous host failures in different racks apart', () => {

@@ -131,7 +131,8 @@ export interface CorrelatorSnapshot {
   now: number;
   lastElection: number;
   buffered: AlertEvent[];
-  pool: { since: number; alerts: SnapshotAlert[] }[];
+  /** `fallback`: the incident a pooled record joins when nothing else explains it. */
+  pool: { since: number; alerts: SnapshotAlert[]; fallback?: string }[];
   incidents: IncidentSnapshot[];
   background: BackgroundState;
   stats: CorrelatorStats;
@@ -188,6 +189,8 @@ export class Correlator {
   private resolvedHead = 0;
 
   private out: IncidentEvent[] = [];
+  /** Set by explainer(): an incident that would take the entity after the group wait. */
+  private tentative: Incident | undefined;
   private readonly counters: Omit<CorrelatorStats, 'live' | 'pooled' | 'buffered' | 'activeAlerts'> = {
     alerts: 0,
     rejected: 0,
@@ -371,7 +374,7 @@ export class Correlator {
     inc.note(t, 'resolved', reason ? `closed by an operator: ${reason}` : 'closed by an operator');
     for (const e of inc.members.values()) {
       // New alerts on the entity start a fresh record; its firing episodes stay with the incident.
-      this.entities.forget(e);
+      this.release(e);
       for (const a of e.alerts) {
         if (!a.firing && this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
       }
@@ -416,21 +419,35 @@ export class Correlator {
       }
       return;
     }
-    const e = this.entity(alert);
+    let e = this.entity(alert);
+    const member = e.incident;
+    if (member !== undefined) {
+      if (member.rules.has(alert.rule)) {
+        const rec = new AlertRec(alert, e);
+        this.alerts.set(alert.fingerprint, rec);
+        e.add(rec);
+        this.absorbInto(member, rec);
+        return;
+      }
+      // A symptom its incident does not show (a leaking container whose host then crashes):
+      // weighed like a new entity, in a record of its own; it falls back to the incident when
+      // nothing else explains it.
+      e = e.split();
+      e.fallback = member;
+      this.entities.of(e.ref.level).set(e.ref.id, e);
+    }
     const rec = new AlertRec(alert, e);
     this.alerts.set(alert.fingerprint, rec);
     e.add(rec);
-    const member = e.incident;
-    if (member !== undefined) {
-      this.absorbInto(member, rec);
-      return;
-    }
     if (!Number.isNaN(e.poolSince)) return;
     const inc = this.explainer(e, alert.rule);
     if (inc !== undefined) {
-      this.joinEntity(inc, e);
+      this.joinExplained(inc, e);
       return;
     }
+    // An incident that would take it, but with a symptom it does not show yet: after the group
+    // wait, unless an election finds another cause.
+    e.fallback ??= this.tentative;
     this.enterPool(e);
   }
 
@@ -473,24 +490,28 @@ export class Correlator {
     return e;
   }
 
-  /** A live incident whose cause explains this entity and that already shows its symptom or host. */
+  /**
+   * A live incident whose cause explains this entity and that already shows its symptom or host.
+   * Leaves in `tentative` the first one that would take it with a symptom it does not show yet.
+   */
   private explainer(e: EntityRec, rule: string): Incident | undefined {
+    this.tentative = undefined;
     const idx = this.liveByCause;
     if (idx.size === 0) return undefined;
     const host = e.hostId;
     let inc: Incident | undefined;
     if (host !== undefined) {
       inc = this.cascadeIndex.get(host);
-      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (inc !== undefined && this.takes(inc, e, rule)) return inc;
       inc = this.ownHostIndex.get(host);
-      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (inc !== undefined && this.takes(inc, e, rule)) return inc;
       inc = idx.get(e.hostKey!);
-      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (inc !== undefined && this.takes(inc, e, rule)) return inc;
     }
     const appKey = e.appKey;
     if (appKey !== undefined) {
       inc = idx.get(appKey);
-      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (inc !== undefined && this.takes(inc, e, rule)) return inc;
       if (this.liveUpstream > 0) {
         if (e.upstreamKeys === undefined) {
           const app = e.ref.level === 'app' ? e.ref.id : e.appId!;
@@ -501,25 +522,32 @@ export class Correlator {
         }
         for (const key of e.upstreamKeys) {
           inc = idx.get(key);
-          if (inc !== undefined && accepts(inc, e, rule)) return inc;
+          if (inc !== undefined && this.takes(inc, e, rule)) return inc;
         }
       }
     }
     if (e.rackKey !== undefined) {
       inc = idx.get(e.rackKey);
-      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (inc !== undefined && this.takes(inc, e, rule)) return inc;
     }
     if (this.liveAttribute > 0 && host !== undefined) {
       for (const key of e.hostAttrKeys) {
         inc = idx.get(key);
-        if (inc !== undefined && accepts(inc, e, rule)) return inc;
+        if (inc !== undefined && this.takes(inc, e, rule)) return inc;
       }
     }
     if (e.idcKey !== undefined) {
       inc = idx.get(e.idcKey);
-      if (inc !== undefined && accepts(inc, e, rule)) return inc;
+      if (inc !== undefined && this.takes(inc, e, rule)) return inc;
     }
     return undefined;
+  }
+
+  /** Whether `inc` takes the entity now; notes it as tentative when only after the group wait. */
+  private takes(inc: Incident, e: EntityRec, rule: string): boolean {
+    const a = accepts(inc, e, rule);
+    if (a === TENTATIVE) this.tentative ??= inc;
+    return a === ACCEPTED;
   }
 
   private enterPool(e: EntityRec): void {
@@ -583,9 +611,10 @@ export class Correlator {
       const inc = this.explainer(e, e.rule);
       if (inc !== undefined) {
         this.leavePool(e);
-        this.joinEntity(inc, e);
+        this.joinExplained(inc, e);
         continue;
       }
+      if (e.fallback?.status !== 'open') e.fallback = this.tentative;
       input.push(e);
     }
     if (input.length === 0) {
@@ -627,7 +656,7 @@ export class Correlator {
         context.delete(inc);
         continue;
       }
-      for (const e of inc.members.values()) input.push(e);
+      pushMembers(input, inc);
     }
     // Incidents in opening order; those opened before `since` (so started before it) drop off.
     const recent = this.recent;
@@ -638,7 +667,7 @@ export class Correlator {
       if (inc.status !== 'open' || inc.startsAt < since || inc.members.size > this.mergeMaxMembers) continue;
       if (context.has(inc) || !sharesRule(inc, rules)) continue;
       context.add(inc);
-      for (const e of inc.members.values()) input.push(e);
+      pushMembers(input, inc);
     }
     // Lone incidents of predicted alerts on the pooled entities' apps with one of their
     // symptoms, within the longer app window: the earlier waves of an app's predictions.
@@ -651,7 +680,7 @@ export class Correlator {
         for (const inc of lone) {
           if (context.has(inc) || inc.startsAt < appSince || !sharesRule(inc, rules)) continue;
           context.add(inc);
-          for (const e of inc.members.values()) input.push(e);
+          pushMembers(input, inc);
         }
       }
     }
@@ -670,11 +699,17 @@ export class Correlator {
         ? elect(input, this.topology, this.election, this.cache)
         : [];
     for (const k of elected) this.settle(k, at);
-    // Due pool entities nothing explains: their own incidents.
+    // Due pool entities nothing explains: the incident that would take them, or their own.
     for (const e of input) {
       if (Number.isNaN(e.poolSince) || e.incident !== undefined) continue;
       if (e.poolSince + this.groupWait > at) continue;
       this.leavePool(e);
+      const fallback = e.fallback;
+      e.fallback = undefined;
+      if (fallback?.status === 'open') {
+        this.joinExplained(fallback, e);
+        continue;
+      }
       this.background.observe(e.ref.level, e.start);
       if (e.firing === 0) {
         this.counters.flapsDropped += e.alerts.length;
@@ -794,6 +829,14 @@ export class Correlator {
   private joinEntity(inc: Incident, e: EntityRec, notify = true): void {
     const before = inc.severity;
     const wasHolding = !Number.isNaN(inc.holdUntil);
+    const earlier = e.prev === undefined ? undefined : e.recordIn(inc);
+    if (earlier !== undefined) {
+      // Back to the incident it already is part of: one member, its alerts together.
+      this.fold(e, earlier);
+      if (wasHolding && inc.firing > 0) this.cancelHold(inc);
+      if (notify && inc.severity > before) this.severityRaised(inc);
+      return;
+    }
     inc.absorbEntity(e);
     const host = e.hostId;
     if (host !== undefined && (inc.cause.kind === 'app' || inc.cause.kind === 'noisy-neighbour')) {
@@ -802,6 +845,36 @@ export class Correlator {
     }
     if (wasHolding && inc.firing > 0) this.cancelHold(inc);
     if (notify && inc.severity > before) this.severityRaised(inc);
+  }
+
+  /**
+   * Joins an incident that takes the entity without an election (its host is covered, it shows
+   * the symptom, or nothing else explained it). Symptoms the incident does not show stay the
+   * entity's own: only an election says what a storm's symptoms are, and they decide what the
+   * incident takes from other entities (a crashed host's noisy containers must not teach a
+   * kernel incident to take every host with a full disk).
+   */
+  private joinExplained(inc: Incident, e: EntityRec): void {
+    for (const a of e.alerts) if (!inc.rules.has(a.event.rule)) a.secondary = true;
+    this.joinEntity(inc, e);
+  }
+
+  /** Moves a newer record's alerts into the entity's record in an incident. */
+  private fold(e: EntityRec, into: EntityRec): void {
+    const inc = into.incident!;
+    e.poolSince = Number.NaN;
+    e.fallback = undefined;
+    for (const rec of e.alerts) {
+      rec.entity = into;
+      into.add(rec);
+      inc.absorbAlert(rec);
+    }
+    e.alerts.length = 0;
+    e.firing = 0;
+    if (into.next === e) into.next = e.next;
+    if (e.next !== undefined) e.next.prev = into;
+    const byId = this.entities.of(e.ref.level);
+    if (byId.get(e.ref.id) === e) byId.set(e.ref.id, into);
   }
 
   private absorbInto(inc: Incident, rec: AlertRec): void {
@@ -869,9 +942,21 @@ export class Correlator {
 
   /** Drops an entity with nothing firing, and its alert episodes, from the live state. */
   private forget(e: EntityRec): void {
-    this.entities.forget(e);
+    this.release(e);
     for (const a of e.alerts)
       if (this.alerts.get(a.event.fingerprint) === a) this.alerts.delete(a.event.fingerprint);
+  }
+
+  /** Drops the entity record from the table; its earlier record in an open incident comes back. */
+  private release(e: EntityRec): void {
+    this.entities.forget(e);
+    const prev = e.prev;
+    if (prev === undefined) return;
+    if (prev.next === e) prev.next = undefined;
+    if (prev.incident?.status === 'open') {
+      const byId = this.entities.of(prev.ref.level);
+      if (!byId.has(prev.ref.id)) byId.set(prev.ref.id, prev);
+    }
   }
 
   private index(inc: Incident): void {
@@ -946,7 +1031,12 @@ export class Correlator {
     for (let i = this.poolHead; i < q.length; i++) {
       const e = q[i]!;
       if (e.poolSince !== this.poolSince[i]) continue;
-      pool.push({ since: e.poolSince, alerts: e.alerts.map(snapshotAlert) });
+      const entry: CorrelatorSnapshot['pool'][number] = {
+        since: e.poolSince,
+        alerts: e.alerts.map(snapshotAlert),
+      };
+      if (e.fallback?.status === 'open') entry.fallback = e.fallback.id;
+      pool.push(entry);
     }
     const incidents: IncidentSnapshot[] = [];
     for (const inc of this.byId.values()) incidents.push(inc.snapshot());
@@ -975,14 +1065,18 @@ export class Correlator {
     const { live: _l, pooled: _p, buffered: _b, activeAlerts: _a, ...counters } = snapshot.stats;
     Object.assign(c.counters, counters);
     if (snapshot.background !== undefined) c.background.restore(snapshot.background);
-    const restoreAlert = (s: SnapshotAlert): AlertRec => {
-      const e = c.entity(s.event);
+    const restoreAlert = (s: SnapshotAlert, e: EntityRec): AlertRec => {
       const rec = new AlertRec(s.event, e);
       rec.firing = s.firing;
       rec.endsAt = s.endsAt;
+      rec.secondary = s.secondary === true;
       e.add(rec);
+      c.alerts.set(s.event.fingerprint, rec);
       return rec;
     };
+    // An entity may have a record in several open incidents (alerts with different causes):
+    // one record per incident, chained oldest first, the one without newer alerts current.
+    const records = new Map<string, EntityRec[]>();
     const sorted = snapshot.incidents.slice().sort((a, b) => (a.resolvedAt ?? 0) - (b.resolvedAt ?? 0));
     for (const s of sorted) {
       const inc = new Incident(
@@ -1005,10 +1099,21 @@ export class Correlator {
       inc.timeline.push(...s.timeline);
       c.byId.set(inc.id, inc);
       if (s.status === 'open') {
+        const local = new Map<string, EntityRec>();
         for (const a of s.alerts) {
-          const rec = restoreAlert(a);
-          c.alerts.set(a.event.fingerprint, rec);
-          inc.addMember(rec.entity);
+          const key = a.event.entity.level + ':' + a.event.entity.id;
+          let e = local.get(key);
+          if (e === undefined) {
+            e = new EntityRec({ level: a.event.entity.level, id: a.event.entity.id });
+            e.place(topology, a.event.labels, c.cache);
+            local.set(key, e);
+            const list = records.get(key);
+            if (list === undefined) records.set(key, [e]);
+            else list.push(e);
+            if (a.superseded !== true) c.entities.of(e.ref.level).set(e.ref.id, e);
+          }
+          const rec = restoreAlert(a, e);
+          inc.addMember(e);
           inc.absorbAlert(rec);
         }
         inc.severity = s.severity;
@@ -1029,6 +1134,7 @@ export class Correlator {
           const rec = new AlertRec(a.event, e);
           rec.firing = a.firing;
           rec.endsAt = a.endsAt;
+          rec.secondary = a.secondary === true;
           e.add(rec);
           inc.members.add(e);
           inc.absorbAlert(rec);
@@ -1044,14 +1150,36 @@ export class Correlator {
       }
     }
     c.recent.sort((a, b) => a.openedAt - b.openedAt);
+    for (const list of records.values()) {
+      if (list.length < 2) continue;
+      const current = list.find((e) => c.entities.of(e.ref.level).get(e.ref.id) === e);
+      const chain = current === undefined ? list : [...list.filter((e) => e !== current), current];
+      for (let i = 1; i < chain.length; i++) {
+        chain[i]!.prev = chain[i - 1];
+        chain[i - 1]!.next = chain[i];
+      }
+    }
     for (const p of snapshot.pool) {
       let e: EntityRec | undefined;
-      for (const a of p.alerts) {
-        const rec = restoreAlert(a);
-        c.alerts.set(a.event.fingerprint, rec);
-        e = rec.entity;
+      const first = p.alerts[0];
+      if (first === undefined) continue;
+      const ref = first.event.entity;
+      const byId = c.entities.of(ref.level);
+      let latest = byId.get(ref.id);
+      // The entity's records in open incidents: the pooled alerts are weighed in one of their own.
+      if (latest === undefined) {
+        for (const r of records.get(ref.level + ':' + ref.id) ?? []) latest = r;
       }
-      if (e !== undefined && Number.isNaN(e.poolSince)) {
+      if (latest?.incident !== undefined) {
+        e = latest.split();
+        byId.set(ref.id, e);
+      } else {
+        e = c.entity(first.event);
+      }
+      const fallback = p.fallback === undefined ? undefined : c.byId.get(p.fallback);
+      if (fallback?.status === 'open') e.fallback = fallback;
+      for (const a of p.alerts) restoreAlert(a, e);
+      if (Number.isNaN(e.poolSince)) {
         e.poolSince = p.since;
         c.poolQueue.push(e);
         c.poolSince.push(p.since);
@@ -1065,27 +1193,44 @@ export class Correlator {
 
 /**
  * Whether a live incident takes a new alert without an election: on a host it already covers,
- * or with a symptom it already shows. Wide causes (rack, IDC, attribute group) take containers
+ * or with a symptom it already shows (tentatively: after the group wait, unless an election
+ * finds another cause). Wide causes (rack, IDC, attribute group) take containers
  * only on hosts they cover: a container alert somewhere in an IDC is not evidence enough.
  */
-function accepts(inc: Incident, e: EntityRec, rule: string): boolean {
+function accepts(inc: Incident, e: EntityRec, rule: string): Acceptance {
   const host = e.hostId;
-  if (host !== undefined && inc.cascadeHosts.has(host)) return true;
+  if (host !== undefined && inc.cascadeHosts.has(host)) return ACCEPTED;
   const kind = inc.cause.kind;
-  // The faulty app itself, its containers or the noisy container: whatever else they show.
-  if ((kind === 'app' || kind === 'noisy-neighbour') && isOwn(inc, e)) return true;
-  if (!inc.rules.has(rule)) return false;
+  const shows = inc.rules.has(rule);
+  // The faulty app itself, its containers or the noisy container: whatever else they show, but
+  // a symptom it does not show yet only once the group wait found no other cause (its host may
+  // be crashing).
+  if ((kind === 'app' || kind === 'noisy-neighbour') && isOwn(inc, e)) return shows ? ACCEPTED : TENTATIVE;
+  if (!shows) return REFUSED;
   switch (kind) {
     case 'rack':
     case 'idc':
     case 'attribute':
-      return e.ref.level !== 'container';
+      return e.ref.level !== 'container' ? ACCEPTED : REFUSED;
     case 'app':
     case 'noisy-neighbour':
       // A host running one of its containers, starting to show the storm's symptoms.
-      return host !== undefined && inc.ownHosts.has(host);
+      return host !== undefined && inc.ownHosts.has(host) ? ACCEPTED : REFUSED;
     default:
-      return true;
+      return ACCEPTED;
+  }
+}
+
+const REFUSED = 0;
+const TENTATIVE = 1;
+const ACCEPTED = 2;
+type Acceptance = typeof REFUSED | typeof TENTATIVE | typeof ACCEPTED;
+
+/** An incident's members as election context, but not a record whose newer one is pooled. */
+function pushMembers(input: EntityRec[], inc: Incident): void {
+  for (const e of inc.members) {
+    if (e.next !== undefined && !Number.isNaN(e.next.poolSince)) continue;
+    input.push(e);
   }
 }
 

@@ -9,14 +9,19 @@ export class AlertRec {
   firing: boolean;
   /** Event time it resolved, once it has. */
   endsAt: number | undefined;
+  /** The record of the entity holding it (an entity has one per incident it is part of). */
+  entity: EntityRec;
+  /**
+   * Taken by its incident only because nothing else explained it, with a symptom the incident
+   * does not show: it does not make that rule one of the incident's symptoms.
+   */
+  secondary = false;
 
-  constructor(
-    event: AlertEvent,
-    readonly entity: EntityRec,
-  ) {
+  constructor(event: AlertEvent, entity: EntityRec) {
     this.event = event;
     this.firing = event.state === 'firing';
     this.endsAt = undefined;
+    this.entity = entity;
   }
 }
 
@@ -50,6 +55,14 @@ export class EntityRec {
   /** Event time it entered the pool of unassigned entities; NaN when not in the pool. */
   poolSince = Number.NaN;
   placed = false;
+  /**
+   * An entity alerting with a symptom its incident does not show gets a fresh record for it,
+   * weighed in the pool like a new entity: `prev` is its record in that incident, `fallback`
+   * the incident it joins when nothing else explains it. `next` is the newer record.
+   */
+  prev: EntityRec | undefined;
+  next: EntityRec | undefined;
+  fallback: Incident | undefined;
 
   constructor(readonly ref: EntityRef) {}
 
@@ -142,6 +155,25 @@ export class EntityRec {
 
   get level(): Level {
     return this.ref.level;
+  }
+
+  /** A fresh record of the same entity, placed the same way, for alerts weighed apart. */
+  split(): EntityRec {
+    const fresh = new EntityRec(this.ref);
+    fresh.hostId = this.hostId;
+    fresh.appId = this.appId;
+    fresh.site = this.site;
+    fresh.upstreamKeys = this.upstreamKeys;
+    fresh.placed = this.placed;
+    fresh.prev = this;
+    this.next = fresh;
+    return fresh;
+  }
+
+  /** Its earlier record that is a member of `inc`, if any. */
+  recordIn(inc: Incident): EntityRec | undefined {
+    for (let r = this.prev; r !== undefined; r = r.prev) if (r.incident === inc) return r;
+    return undefined;
   }
 }
 

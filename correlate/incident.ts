@@ -101,6 +101,10 @@ export interface SnapshotAlert {
   event: AlertEvent;
   firing: boolean;
   endsAt?: number;
+  /** Later alerts of its entity are held by a newer record (weighed apart). */
+  superseded?: true;
+  /** Taken by its incident as a fallback: not one of the incident's symptoms. */
+  secondary?: true;
 }
 
 /**
@@ -131,6 +135,7 @@ export class Incident {
   byLevel: Record<string, number> = {};
   readonly members = new Set<EntityRec>();
   readonly alerts: AlertRec[] = [];
+  /** Its symptoms: rules of the alerts it took as part of the storm (not as a fallback). */
   readonly rules = new Set<string>();
   /** Hosts whose further alerts this incident takes without a new election. */
   readonly cascadeHosts = new Set<string>();
@@ -177,7 +182,7 @@ export class Incident {
   /** Adds one alert episode of a member entity. Returns true when the severity rose. */
   absorbAlert(a: AlertRec): boolean {
     this.alerts.push(a);
-    this.rules.add(a.event.rule);
+    if (!a.secondary) this.rules.add(a.event.rule);
     if (a.firing) this.firing++;
     return this.raiseSeverity(a.event.severity);
   }
@@ -356,6 +361,8 @@ export class Incident {
 export function snapshotAlert(a: AlertRec): SnapshotAlert {
   const s: SnapshotAlert = { event: a.event, firing: a.firing };
   if (a.endsAt !== undefined) s.endsAt = a.endsAt;
+  if (a.entity.next !== undefined) s.superseded = true;
+  if (a.secondary) s.secondary = true;
   return s;
 }
 
