@@ -160,13 +160,20 @@ export function mayGroup(
     const level = e.ref.level;
     // Racks and IDCs alerting themselves are rare: the election decides.
     if (level === 'rack' || level === 'idc') return true;
-    if (e.hostId !== undefined) hostCounts.set(e.hostId, 0);
+    const host = e.hostId;
+    if (host !== undefined) {
+      // A storm: pooled entities crowding on one host (its own alerts are a unit each).
+      const n = (hostCounts.get(host) ?? 0) + 1;
+      hostCounts.set(host, n);
+      if (n >= 3 && strongHost(host, n, topology, opts)) return true;
+    }
     const app = level === 'app' ? e.ref.id : e.appId;
     if (app === undefined) continue;
     appCounts.set(app, 0);
     reached.set(app, 0);
     for (const u of cache.calleesOf(app)) reached.set(u, 0);
   }
+  for (const host of hostCounts.keys()) hostCounts.set(host, 0);
   for (const e of entities) {
     const level = e.ref.level;
     if (level === 'rack' || level === 'idc') return true;
@@ -201,6 +208,12 @@ export function mayGroup(
   // trouble as a whole counts for its rack, IDC or attribute group): alone whatever is elected.
   if (!shared && !hostAlerts) return false;
   return new HostTallies(entities, topology, opts, cache).mayGroup(pooled);
+}
+
+/** Whether n alerting entities on a host could elect it (or a noisy container there). */
+function strongHost(host: string, n: number, topology: TopologyView, opts: ElectionOptions): boolean {
+  const size = topology.childCount({ level: 'host', id: host }) + 1;
+  return explanationGain(n, Math.max(n, size), n, opts.backgroundRate) * MAX_FACTOR >= opts.minGain;
 }
 
 interface HostTally {
