@@ -466,10 +466,16 @@ export function elect(
     const llr = explanationGain(h, c.n, members.length, c.p0);
     return { c, members, h, llr, score: c.factor * llr };
   }
-  // Overlap counts first (cheap); then only the strongest few per cause are scored in detail.
+  // Overlap counts first (cheap), strongest candidates first: once every cause has its few
+  // strongest overlapping ones, weaker candidates could not be listed (scored in detail below).
+  const perCause = 3 * opts.maxCandidates;
   const overlapping: Cand[][] = chosen.map(() => []);
-  for (const c of cands) {
-    if (c.chosen >= 0 || c.gain <= 0 || !c.eligible) continue;
+  const ranked: Cand[] = [];
+  for (const c of cands) if (c.chosen < 0 && c.gain > 0 && c.eligible) ranked.push(c);
+  ranked.sort((a, b) => b.gain - a.gain || (a.key < b.key ? -1 : 1));
+  let full = 0;
+  for (const c of ranked) {
+    if (full === chosen.length) break;
     for (const m of c.members) {
       const o = owner[m]!;
       if (o < 0) continue;
@@ -477,18 +483,20 @@ export function elect(
       overlap[o]!++;
     }
     for (const o of touched) {
-      if (overlap[o]! * 3 >= c.members.length || overlap[o]! * 3 >= result[o]!.members.length) {
-        overlapping[o]!.push(c);
+      const list = overlapping[o]!;
+      if (
+        list.length < perCause &&
+        (overlap[o]! * 3 >= c.members.length || overlap[o]! * 3 >= result[o]!.members.length)
+      ) {
+        list.push(c);
+        if (list.length === perCause) full++;
       }
       overlap[o] = 0;
     }
     touched.length = 0;
   }
   for (let o = 0; o < chosen.length; o++) {
-    const list = overlapping[o]!;
-    list.sort((a, b) => b.gain - a.gain || (a.key < b.key ? -1 : 1));
-    if (list.length > 3 * opts.maxCandidates) list.length = 3 * opts.maxCandidates;
-    for (const c of list) {
+    for (const c of overlapping[o]!) {
       const scored = scoreOn(c, o);
       if (scored.score > 0) alternatives[o]!.push(scored);
     }
