@@ -137,14 +137,21 @@ if (only.has(1)) {
 // 2. Sustained throughput
 // -------------------------------------------------------------------------------------------
 if (only.has(2)) {
-  /** Best CPU time of three passes over the stream, each with a fresh correlator. */
-  const measure = (topo: TopologyGraph, stream: AlertEvent[]) => {
+  /**
+   * Best CPU time of three passes over the stream, each with a fresh correlator; `decode`
+   * gives each pass the stream as the alerts consumer hands it over (decoded from JSON lines,
+   * fresh objects in arrival order) instead of the generator's objects, interleaved from many
+   * scenario builds, each costing cache misses on first touch.
+   */
+  const measure = (topo: TopologyGraph, stream: AlertEvent[], decode = false) => {
     let best = Number.POSITIVE_INFINITY;
     let stats = new Correlator(topo).stats();
     let events = 0;
+    const lines = decode ? stream.map(renderAlertLine).join('\n') : '';
     for (let pass = 0; pass < 3; pass++) {
+      const input = decode ? parseAlertLines(lines).alerts : stream;
       const c = new Correlator(topo);
-      const [ms, n] = cpuMs(() => drive(c, stream));
+      const [ms, n] = cpuMs(() => drive(c, input));
       if (ms < best) {
         best = ms;
         stats = c.stats();
@@ -192,11 +199,13 @@ if (only.has(2)) {
   mixed.sort((x, y) => x.at - y.at);
   const topo = new TopologyGraph();
   for (const r of topology) topo.apply(r, 0);
-  const b = measure(topo, mixed);
+  const b = measure(topo, mixed, true);
+  const generated = measure(topo, mixed);
   console.log(
     `   B. ${faults} faults of every kind + background alerts (each lone alert its own incident), 12,000 containers: ` +
       `${mixed.length.toLocaleString('en')} alert state changes -> ${b.stats.opened} incidents, ${b.stats.elections} elections: ` +
-      `${b.rate.toLocaleString('en')} alerts/s`,
+      `${b.rate.toLocaleString('en')} alerts/s decoded from JSON lines (target >= 100,000/s); ` +
+      `${generated.rate.toLocaleString('en')} alerts/s over the generator's objects`,
   );
 }
 
