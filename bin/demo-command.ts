@@ -170,10 +170,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
   };
 
-  const e = live.fleet;
+  const fleet = live.fleet;
   out.write(
-    `converge demo: ${e.hosts.length.toLocaleString('en-US')} hosts (${e.idcs.length} IDCs, ${e.racks.length} racks), ` +
-      `${e.containers.length.toLocaleString('en-US')} containers, ${e.apps.length} apps; ` +
+    `converge demo: ${fleet.hosts.length.toLocaleString('en-US')} hosts (${fleet.idcs.length} IDCs, ${fleet.racks.length} racks), ` +
+      `${fleet.containers.length.toLocaleString('en-US')} containers, ${fleet.apps.length} apps; ` +
       `${live.pointsPerSecond().toLocaleString('en-US')} points per second of event time; speed ${speed}x, seed ${seed}\n` +
       `  loaded ${(records.length - rejected).toLocaleString('en-US')} CMDB records and a day of app traffic history\n\n` +
       `API      ${url}/api/v1   (OpenAPI: ${url}/openapi.json, metrics: ${url}/metrics)\n` +
