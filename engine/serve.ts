@@ -145,7 +145,10 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
     drained: () => chain,
     shutdown: async () => {
       await api.close();
-      await Promise.race([chain, new Promise((r) => setTimeout(r, 5000))]);
+      // Give queued incident events up to 5 s to reach the notifier; never hold the exit longer.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([chain, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
       closing = true;
       await notifier.shutdown();
     },
