@@ -39,11 +39,12 @@ export function loadRuleSet(dir: string | undefined): { rules: RuleSet; dir: str
   return { rules, dir: rulesDir };
 }
 
-export function buildEngine(
+/** Topology and detection from the config: what every instance runs, embedded or distributed. */
+export function buildDetection(
   config: Config,
-  options: { rulesDir?: string; listeners?: PipelineListeners } = {},
-): BuiltEngine {
-  const { rules, dir } = loadRuleSet(options.rulesDir ?? config.rules.dir);
+  rulesDir?: string,
+): { topology: TopologyGraph; detection: DetectionEngine; rulesDir: string } {
+  const { rules, dir } = loadRuleSet(rulesDir ?? config.rules.dir);
   const topology = new TopologyGraph({
     ttlMs: config.topology.ttl,
     mapping: config.topology.mapping,
@@ -54,6 +55,14 @@ export function buildEngine(
     tagResolver: new TagResolver(config.topology.mapping),
     topology,
   });
+  return { topology, detection, rulesDir: dir };
+}
+
+export function buildEngine(
+  config: Config,
+  options: { rulesDir?: string; listeners?: PipelineListeners } = {},
+): BuiltEngine {
+  const { topology, detection, rulesDir } = buildDetection(config, options.rulesDir);
   const correlator = new Correlator(topology, {
     groupWaitMs: config.correlate.groupWait,
     holdDownMs: config.correlate.holdDown,
@@ -66,7 +75,7 @@ export function buildEngine(
     { latenessMs: config.detect.lateness },
     options.listeners,
   );
-  return { topology, detection, correlator, pipeline, rulesDir: dir };
+  return { topology, detection, correlator, pipeline, rulesDir };
 }
 
 /** The TSDB writer for the config's `tsdb` section. */

@@ -15,10 +15,8 @@ import { MetricsConsumer } from '../../ingest/kafka/metrics-consumer.js';
 import type { MessageSource, SourceBatch } from '../../ingest/kafka/source.js';
 import { TopologyFeed } from '../../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../../ingest/sink.js';
-import { DetectionEngine } from '../../rules/engine.js';
-import { TopologyGraph } from '../../topology/graph.js';
-import { TagResolver } from '../../topology/mapping.js';
-import { loadRuleSet } from '../build.js';
+import type { TopologyGraph } from '../../topology/graph.js';
+import { buildDetection } from '../build.js';
 import { Pipeline } from '../pipeline.js';
 import { serveEngine } from '../serve.js';
 import { AlertPublisher } from './alert-publisher.js';
@@ -73,17 +71,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   const instance = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
   // Detection: the embedded engine minus the correlator (it lives behind the alerts topic).
-  const { rules, dir: rulesDir } = loadRuleSet(o.rules ?? config.rules.dir);
-  const topology = new TopologyGraph({
-    ttlMs: config.topology.ttl,
-    mapping: config.topology.mapping,
-    attributeTags: config.topology.attributeTags,
-  });
-  const detection = new DetectionEngine({
-    rules,
-    tagResolver: new TagResolver(config.topology.mapping),
-    topology,
-  });
+  const { topology, detection, rulesDir } = buildDetection(config, o.rules);
   const pipeline = new Pipeline({ topology, detection }, { latenessMs: config.detect.lateness });
   await o.loadTopology(topology);
 
