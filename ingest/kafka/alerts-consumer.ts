@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { KafkaLogger } from './client.js';
+import { ensureTopics, type KafkaLogger } from './client.js';
 
 /**
  * The `alerts` topic read by one member of a consumer group at a time: the topic has ONE
@@ -189,42 +189,18 @@ export async function ensureSinglePartitionTopic(
   topic: string,
   retentionMs?: number,
 ): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const existing = new Set(await admin.listTopics());
-    if (!existing.has(topic)) {
-      await admin
-        .createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic,
-              numPartitions: 1,
-              replicationFactor: -1,
-              configEntries: [{ name: 'retention.ms', value: String(retentionMs ?? 7 * 86_400_000) }],
-            },
-          ],
-        })
-        .catch((e: Error) => {
-          // Another instance created it meanwhile.
-          if (!/exists/i.test(e.message)) throw e;
-        });
-    }
-    for (let attempt = 0; ; attempt++) {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      const t = meta.topics[0];
-      if (t !== undefined && t.partitions.length > 1) {
-        throw new Error(
-          `Kafka topic ${topic} has ${t.partitions.length} partitions; the correlator needs exactly one ` +
-            '(one active correlator sees every alert in order): recreate it with one partition',
-        );
-      }
-      if (t !== undefined && t.partitions.length === 1 && t.partitions[0]!.leader >= 0) return;
-      if (attempt >= 50) throw new Error(`Kafka: topic ${topic} has no leader after 10 s`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    await admin.disconnect();
+  const partitions = await ensureTopics(kafka, [
+    {
+      topic,
+      numPartitions: 1,
+      configEntries: [{ name: 'retention.ms', value: String(retentionMs ?? 7 * 86_400_000) }],
+    },
+  ]);
+  const n = partitions.get(topic) ?? 0;
+  if (n > 1) {
+    throw new Error(
+      `Kafka topic ${topic} has ${n} partitions; the correlator needs exactly one ` +
+        '(one active correlator sees every alert in order): recreate it with one partition',
+    );
   }
 }

@@ -42,28 +42,37 @@ export function createKafka(options: KafkaClientOptions): Kafka {
 export interface TopicSpec {
   topic: string;
   numPartitions: number;
+  /** Topic configs applied when Converge creates the topic (e.g. cleanup.policy, retention.ms). */
+  configEntries?: Array<{ name: string; value: string }>;
 }
 
 /**
- * Creates the topics that do not exist yet and waits until every partition has a leader.
+ * Creates the topics that do not exist yet and waits until every partition has a leader;
+ * resolves to the partition count of each topic.
  * kafkajs cannot rely on broker auto-creation under KRaft (the first metadata request races
  * the controller), so every producer and consumer calls this before touching a topic.
  */
-export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): Promise<void> {
+export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): Promise<Map<string, number>> {
   const admin: Admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = topics.filter((t) => !existing.has(t.topic));
     if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t.topic,
-          numPartitions: t.numPartitions,
-          replicationFactor: -1,
-        })),
-      });
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => ({
+            topic: t.topic,
+            numPartitions: t.numPartitions,
+            replicationFactor: -1,
+            configEntries: t.configEntries,
+          })),
+        })
+        .catch((e: Error) => {
+          // Another instance created it meanwhile.
+          if (!/exists/i.test(e.message)) throw e;
+        });
     }
     // createTopics returns before metadata has propagated when another client created the
     // topic concurrently: poll until each partition reports a leader.
@@ -73,7 +82,7 @@ export async function ensureTopics(kafka: Kafka, topics: readonly TopicSpec[]): 
       const ready = meta.topics.every(
         (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
       );
-      if (ready) return;
+      if (ready) return new Map(meta.topics.map((t) => [t.name, t.partitions.length]));
       if (attempt >= 50) throw new Error(`Kafka: topics ${names.join(', ')} have no leader after 10 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
