@@ -14,7 +14,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../core/config.js';
 import type { Point } from '../core/types.js';
+import { buildEngine } from '../engine/build.js';
 import { createKafka } from '../ingest/kafka/client.js';
 import { MemoryDeadLetterSink } from '../ingest/kafka/dead-letters.js';
 import { KafkaMessageSource } from '../ingest/kafka/kafkajs-source.js';
@@ -137,7 +139,13 @@ async function main(): Promise<void> {
   );
 
   // 2.-4. Consume the same topic with a fresh group each time.
-  const consumeWith = async (label: string, begin: () => void, makeSink: () => PointSink, raw = false) => {
+  const consumeWith = async (
+    label: string,
+    begin: () => void,
+    makeSink: () => PointSink,
+    raw = false,
+    onPoints?: (points: readonly Point[]) => void,
+  ) => {
     const kafkaSource = new KafkaMessageSource({
       kafka,
       topic,
@@ -165,7 +173,7 @@ async function main(): Promise<void> {
         if (messages >= fleet.truth.messages) done();
       });
     } else {
-      consumer = new MetricsConsumer({ source, sink, deadLetters: new MemoryDeadLetterSink() });
+      consumer = new MetricsConsumer({ source, sink, deadLetters: new MemoryDeadLetterSink(), onPoints });
       const check = setInterval(() => {
         if (consumer!.stats().points >= total) done();
       }, 5);
@@ -208,7 +216,31 @@ async function main(): Promise<void> {
   const sinkStats = influx!.stats();
   await e2e!.shutdown();
 
-  const [produce, raw, decode, full] = phases as [Phase, Phase, Phase, Phase];
+  // What `converge start` runs on every durable batch: topology, rules and detectors, correlation.
+  const engine = buildEngine(loadConfig());
+  let full2: MetricsConsumer | undefined;
+  await measure('same + engine (topology, default rules, correlation)', total, async (begin) => {
+    const r = await consumeWith(
+      'engine',
+      begin,
+      () =>
+        new InfluxPointSink({
+          url: tsdbUrl!,
+          batchSize: Number(values['batch-size']),
+          maxInFlightRequests: Number(values['in-flight-requests']),
+          gzipThreshold: values.gzip ? 1000 : false,
+        }),
+      false,
+      (points) => {
+        engine.pipeline.accept(points);
+        engine.pipeline.advance();
+      },
+    );
+    full2 = r.consumer;
+  });
+  await full2!.shutdown();
+
+  const [produce, raw, decode, full, withEngine] = phases as [Phase, Phase, Phase, Phase, Phase];
   const rate = (p: Phase) => p.points / p.seconds;
   const row = (p: Phase) =>
     `${p.name.padEnd(62)} ${String(Math.round(rate(p))).padStart(9)} points/s  ` +
@@ -223,6 +255,14 @@ async function main(): Promise<void> {
     `\nend-to-end ${Math.round(rate(full))} points/s (target >= 300,000): ` +
       `${(rate(full) / rate(raw)).toFixed(2)}x of consume-only, ${(rate(full) / rate(decode)).toFixed(2)}x of consume+decode, ` +
       `${(rate(full) / rate(produce)).toFixed(2)}x of the producer`,
+  );
+  console.log(
+    `with the engine (what converge start runs) ${Math.round(rate(withEngine))} points/s: ` +
+      `${(rate(withEngine) / rate(full)).toFixed(2)}x of ingest alone; pipeline: ${JSON.stringify({
+        points: engine.pipeline.stats().points,
+        alerts: engine.pipeline.stats().alerts,
+        entities: engine.topology.counts(),
+      })}`,
   );
   const us = (sec: number) => ((sec * 1e6) / total).toFixed(2);
   const cpuPerPoint = (full.cpu.self + full.cpu.kafka + full.cpu.tsdb) / total;
