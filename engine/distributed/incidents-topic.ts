@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import type {
   CauseRef,
@@ -16,7 +15,7 @@ import {
   type TimelineEntry,
 } from '../../correlate/index.js';
 import type { KafkaLogger } from '../../ingest/kafka/client.js';
-import { KafkaMessageSource } from '../../ingest/kafka/kafkajs-source.js';
+import { type KafkaMessageSource, wholeTopicSource } from '../../ingest/kafka/kafkajs-source.js';
 
 /**
  * The compacted `incidents` topic: key = incident id, value = the incident's latest
@@ -237,12 +236,11 @@ export class IncidentFeed {
     readonly view: IncidentView,
     private readonly options: IncidentFeedOptions,
   ) {
-    this.source = new KafkaMessageSource({
+    this.source = wholeTopicSource({
       kafka: options.kafka,
       topic: options.topic,
-      groupId: `${options.groupPrefix}-${hostname()}-${process.pid}-${Date.now()}`,
+      groupPrefix: options.groupPrefix,
       partitions: 1,
-      fromBeginning: true,
       logger: options.logger,
     });
   }

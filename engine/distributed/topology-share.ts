@@ -1,9 +1,8 @@
-import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import type { EntityRef } from '../../core/types.js';
 import type { RecordLogProducer } from '../../ingest/kafka/alerts-producer.js';
 import type { KafkaLogger } from '../../ingest/kafka/client.js';
-import { KafkaMessageSource } from '../../ingest/kafka/kafkajs-source.js';
+import { type KafkaMessageSource, wholeTopicSource } from '../../ingest/kafka/kafkajs-source.js';
 import type { TopologyGraph } from '../../topology/graph.js';
 import type { MetricsOwnership } from './ownership.js';
 
@@ -118,12 +117,11 @@ export class ObservedTopologyFeed {
     private readonly topology: TopologyGraph,
     private readonly options: ObservedTopologyFeedOptions,
   ) {
-    this.source = new KafkaMessageSource({
+    this.source = wholeTopicSource({
       kafka: options.kafka,
       topic: options.topic,
-      groupId: `${options.groupPrefix}-${hostname()}-${process.pid}-${Date.now()}`,
+      groupPrefix: options.groupPrefix,
       partitions: 1,
-      fromBeginning: true,
       logger: options.logger,
     });
   }

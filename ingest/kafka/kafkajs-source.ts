@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { ensureTopics, type KafkaLogger } from './client.js';
 import type { BatchHandler, MessageSource, SourceBatch, SourceMessage } from './source.js';
@@ -128,4 +129,27 @@ function toSourceMessage(topic: string, partition: number, m: KafkaMessage): Sou
 
 function nextOffset(offset: string): string {
   return (BigInt(offset) + 1n).toString();
+}
+
+/**
+ * A source that reads a whole topic from the beginning in a consumer group of this process's
+ * own (not a shared group): for the state every instance needs entire (CMDB topology, the
+ * compacted incidents and observed-topology topics).
+ */
+export function wholeTopicSource(options: {
+  kafka: Kafka;
+  topic: string;
+  /** The group is `${groupPrefix}-${hostname}-${pid}-${start time}`. */
+  groupPrefix: string;
+  partitions?: number;
+  logger?: KafkaLogger;
+}): KafkaMessageSource {
+  return new KafkaMessageSource({
+    kafka: options.kafka,
+    topic: options.topic,
+    groupId: `${options.groupPrefix}-${hostname()}-${process.pid}-${Date.now()}`,
+    partitions: options.partitions ?? 1,
+    fromBeginning: true,
+    logger: options.logger,
+  });
 }

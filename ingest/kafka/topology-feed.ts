@@ -1,9 +1,8 @@
-import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
 import type { TopologyGraph } from '../../topology/graph.js';
 import { decodeTopologyMessage } from '../../topology/records.js';
 import type { KafkaLogger } from './client.js';
-import { KafkaMessageSource } from './kafkajs-source.js';
+import { type KafkaMessageSource, wholeTopicSource } from './kafkajs-source.js';
 
 export interface TopologyFeedOptions {
   kafka: Kafka;
@@ -34,12 +33,11 @@ export class TopologyFeed {
     private readonly graph: TopologyGraph,
     private readonly options: TopologyFeedOptions,
   ) {
-    this.source = new KafkaMessageSource({
+    this.source = wholeTopicSource({
       kafka: options.kafka,
       topic: options.topic,
-      groupId: `${options.groupPrefix}-${hostname()}-${process.pid}-${Date.now()}`,
+      groupPrefix: options.groupPrefix,
       partitions: options.partitions ?? 1,
-      fromBeginning: true,
       logger: options.logger,
     });
   }
