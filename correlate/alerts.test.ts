@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { alertFingerprint as detectionFingerprint } from '../rules/fingerprint.js';
 import {
   alertFingerprint,
   parseAlertLine,
@@ -26,7 +27,9 @@ describe('alert JSON Lines', () => {
     });
     if ('reason' in a) throw new Error(a.reason);
     expect(a.fingerprint).toBe(alertFingerprint('ContainerCpuHigh', { level: 'container', id: 'c1' }, {}));
-    expect(a.fingerprint).toMatch(/^[0-9a-f]{14}$/);
+    expect(a.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    // The same rule on the same entity fired by the detection stage has the same fingerprint.
+    expect(a.fingerprint).toBe(detectionFingerprint('ContainerCpuHigh', 'container', 'c1', {}));
     expect(a.id.startsWith(a.fingerprint + '@')).toBe(true);
   });
 

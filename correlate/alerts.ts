@@ -1,3 +1,4 @@
+import { alertFingerprint as fingerprintOf } from '../core/fingerprint.js';
 import {
   type AlertEvent,
   type AlertState,
@@ -7,7 +8,6 @@ import {
   LEVELS,
   type Severity,
 } from '../core/types.js';
-import { hashHex } from './hash.js';
 
 /**
  * Alert records as JSON Lines, the input of `converge replay --alerts FILE` and the shape the
@@ -29,15 +29,9 @@ export interface ParsedAlerts {
   errors: DecodeError[];
 }
 
-/** Stable across episodes: rule + entity + labels (label order ignored). */
+/** Stable across episodes: rule + entity + labels (label order ignored); the detection stage's. */
 export function alertFingerprint(rule: string, entity: EntityRef, labels: Record<string, string>): string {
-  let text = rule + '\u0000' + entity.level + ':' + entity.id;
-  const names = Object.keys(labels);
-  if (names.length > 0) {
-    names.sort();
-    for (const k of names) text += '\u0000' + k + '=' + labels[k];
-  }
-  return hashHex(text);
+  return fingerprintOf(rule, entity.level, entity.id, labels);
 }
 
 /** Unique per firing episode. */
