@@ -869,7 +869,7 @@ export class Correlator {
       into.add(rec);
       inc.absorbAlert(rec);
     }
-    e.alerts.length = 0;
+    e.alerts = [];
     e.firing = 0;
     if (into.next === e) into.next = e.next;
     if (e.next !== undefined) e.next.prev = into;

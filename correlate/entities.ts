@@ -25,6 +25,9 @@ export class AlertRec {
   }
 }
 
+/** Shared by entities without alerts; never written to (add() replaces it). */
+const NO_ALERTS: AlertRec[] = [];
+
 /** Scratch for TopologyView.placeContainer (one lookup, nothing allocated). */
 const CONTAINER_PLACE: ContainerPlace = { host: undefined, app: undefined };
 
@@ -43,7 +46,8 @@ export class EntityRec {
   private appKeyText: string | undefined;
   /** "upstream:<app>" keys of its own app and of the apps it calls (filled on demand). */
   upstreamKeys: string[] | undefined;
-  readonly alerts: AlertRec[] = [];
+  /** Its alert episodes; most entities of a storm have one, so the array is made to fit it. */
+  alerts: AlertRec[] = NO_ALERTS;
   firing = 0;
   /** Earliest start among its alerts. */
   start = Number.POSITIVE_INFINITY;
@@ -112,8 +116,13 @@ export class EntityRec {
   }
 
   add(alert: AlertRec): void {
-    if (this.alerts.length === 0) this.rule = alert.event.rule;
-    this.alerts.push(alert);
+    if (this.alerts.length === 0) {
+      this.rule = alert.event.rule;
+      // A literal of one: push() onto an empty array would reserve 17 slots.
+      this.alerts = [alert];
+    } else {
+      this.alerts.push(alert);
+    }
     if (alert.firing) this.firing++;
     if (alert.event.startsAt < this.start) this.start = alert.event.startsAt;
     const rank = SEVERITY_RANK[alert.event.severity];

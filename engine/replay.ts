@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { DecodeError, InputFormat, Level, Point, Precision } from '../core/types.js';
-import { decode } from '../ingest/decode.js';
+import { decodeBuffer } from '../ingest/decode.js';
 import type { PointSink } from '../ingest/sink.js';
 import type { Pipeline } from './pipeline.js';
 
@@ -55,19 +55,20 @@ export async function replay(
     typeof input === 'string'
       ? createReadStream(input, { highWaterMark: options.chunkBytes ?? 1 << 20 })
       : input;
-  stream.setEncoding('utf8');
+  // Bytes, not text: the decoders scan bytes (decodeBuffer, as for Kafka values), and chunks are
+  // cut at the last newline byte, which never falls inside a UTF-8 sequence.
   const series = new SeriesCounter();
   const progressEvery = options.progressEveryMs ?? 2000;
   let nextProgress = started + progressEvery;
-  let carry = '';
+  let carry: Buffer = Buffer.alloc(0);
   let line = 1;
   let points = 0;
   let malformed = 0;
   let bytes = 0;
   let newest: number | undefined;
 
-  const consume = async (text: string): Promise<void> => {
-    const res = decode(text, options.format, {
+  const consume = async (text: Buffer): Promise<void> => {
+    const res = decodeBuffer(text, options.format, {
       precision: options.precision,
       firstLine: line,
       defaultTime: newest ?? Date.now(),
@@ -86,16 +87,17 @@ export async function replay(
     if (Number.isFinite(t)) newest = t;
   };
 
-  for await (const chunk of stream as AsyncIterable<string>) {
-    bytes += Buffer.byteLength(chunk);
-    const text = carry + chunk;
-    const cut = text.lastIndexOf('\n');
+  for await (const raw of stream as AsyncIterable<Buffer | string>) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
+    bytes += chunk.length;
+    const text = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
+    const cut = text.lastIndexOf(NEWLINE);
     if (cut < 0) {
       carry = text;
       continue;
     }
-    carry = text.slice(cut + 1);
-    await consume(text.slice(0, cut + 1));
+    carry = text.subarray(cut + 1);
+    await consume(text.subarray(0, cut + 1));
     if (options.onProgress && performance.now() >= nextProgress) {
       nextProgress = performance.now() + progressEvery;
       options.onProgress({
@@ -124,9 +126,11 @@ export async function replay(
   };
 }
 
-function countLines(text: string): number {
+const NEWLINE = 0x0a;
+
+function countLines(text: Buffer): number {
   let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  for (let i = text.indexOf(NEWLINE); i >= 0; i = text.indexOf(NEWLINE, i + 1)) n++;
   return n;
 }
 

@@ -1,0 +1,54 @@
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../core/config.js';
+import type { DecodeError, Point } from '../core/types.js';
+import type { PointSink } from '../ingest/sink.js';
+import { buildEngine } from './build.js';
+import { replay } from './replay.js';
+
+/** Feeds `text` in chunks of `size` bytes, so that chunk edges fall anywhere, inside characters too. */
+function chunked(text: string, size: number): Readable {
+  const bytes = Buffer.from(text, 'utf8');
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) chunks.push(bytes.subarray(i, i + size));
+  return Readable.from(chunks);
+}
+
+describe('replay over byte chunks', () => {
+  const lines = [
+    'cpu,host=h1,note=caf\u00e9\u00e9\u00e9 usage_idle=5 1700000000000000000',
+    'this is not line protocol',
+    'mem,host=\u4e3b\u673a-1 used_percent=97.5 1700000001000000000',
+    '',
+    '# a comment',
+    'disk,host=h1,path=/\u0434\u0430\u043d\u043d\u044b\u0435 used_percent=50i 1700000002000000000',
+    'net,host=h1 err_in=',
+  ];
+  const text = lines.join('\n') + '\n';
+
+  for (const size of [1, 2, 3, 7, 64, 1 << 20]) {
+    it(`keeps multi-byte characters and line numbers whole with ${size}-byte chunks`, async () => {
+      const { pipeline } = buildEngine(loadConfig());
+      const written: Point[] = [];
+      const errors: DecodeError[] = [];
+      const sink: PointSink = {
+        write: async (batch) => {
+          written.push(...batch);
+        },
+        forceFlush: async () => {},
+        shutdown: async () => {},
+      };
+      const summary = await replay(chunked(text, size), pipeline, {
+        format: 'lp',
+        sink,
+        onError: (e) => errors.push(e),
+      });
+      expect(summary.points).toBe(3);
+      expect(summary.malformed).toBe(2);
+      expect(errors.map((e) => e.line)).toEqual([2, 7]);
+      expect(written.map((p) => p.tags.host ?? '')).toEqual(['h1', '\u4e3b\u673a-1', 'h1']);
+      expect(written[0]!.tags.note).toBe('caf\u00e9\u00e9\u00e9');
+      expect(written[2]!.tags.path).toBe('/\u0434\u0430\u043d\u043d\u044b\u0435');
+    });
+  }
+});
