@@ -42,6 +42,7 @@ export class ApiMetrics {
       'converge_malformed_lines_total',
       'Input lines that could not be decoded (sent to the dead-letter topic)',
     );
+    gauge('converge_points_in_flight', 'Decoded points waiting for the TSDB to acknowledge them');
     gauge('converge_consumer_lag_messages', 'Kafka consumer lag per partition', ['partition']);
     gauge('converge_watermark_seconds', 'Event-time watermark (Unix seconds)');
     gauge('converge_entities', 'Entities in the topology', ['level']);
@@ -76,7 +77,9 @@ export class ApiMetrics {
   private apply(s: EngineStats): void {
     if (s.points !== undefined) this.total('converge_points_total', {}, s.points);
     if (s.malformed !== undefined) this.total('converge_malformed_lines_total', {}, s.malformed);
+    if (s.inFlightPoints !== undefined) this.gauges.converge_points_in_flight!.set(s.inFlightPoints);
     if (s.consumerLag !== undefined) {
+      this.gauges.converge_consumer_lag_messages!.reset(); // partitions taken away by a rebalance go
       for (const [partition, lag] of Object.entries(s.consumerLag)) {
         this.gauges.converge_consumer_lag_messages!.set({ partition }, lag);
       }

@@ -149,6 +149,8 @@ export interface EngineStats {
   points?: number;
   /** Malformed lines sent to the dead-letter topic. */
   malformed?: number;
+  /** Decoded points held until the TSDB acknowledges them (bounded by kafka.maxInFlightPoints). */
+  inFlightPoints?: number;
   /** Kafka consumer lag (messages) per partition key, when the consumer reports it. */
   consumerLag?: Record<string, number>;
   /** Event time of the watermark (ms). */

@@ -134,7 +134,9 @@ if (only.has(1)) {
       `${Math.min(...storm).toFixed(1)} / ${median(storm).toFixed(1)} ms (target < 20 ms); ` +
       `${elections} elections, ${electionMs.toFixed(1)} ms in the last run`,
   );
-  console.log(`   cold (first ${WARMUP} runs of the process, JIT compiling): ${cold.map((x) => x.toFixed(1)).join(', ')} ms`);
+  console.log(
+    `   cold (first ${WARMUP} runs of the process, JIT compiling): ${cold.map((x) => x.toFixed(1)).join(', ')} ms`,
+  );
   console.log(
     `   all 10,200 state changes incl. resolution and hold-down: ${Math.min(...whole).toFixed(1)} / ${median(whole).toFixed(1)} ms`,
   );

@@ -37,7 +37,7 @@ const env = { ...process.env };
 const needed = [...new Set(names.flatMap((n) => BENCHES[n]))].filter((s) => !env[serviceEnvVars[s]]);
 if (needed.length > 0) {
   console.error(`bench: starting ${needed.join(', ')} (scripts/services.mjs)`);
-  for (const r of await start(needed)) env[r.envVar] = r.url;
+  for (const r of Object.values(await start(needed))) env[r.envVar] = r.url;
 }
 
 const failed = [];

@@ -94,9 +94,11 @@ export async function runStart(
       ready: consuming,
       checks: { kafka: { ok: consuming, detail: consuming ? 'consuming' : 'connecting' } },
     }),
-    stats: () => {
+    stats: async () => {
       const c = consumer.stats();
-      return { points: c.points, malformed: c.malformed };
+      // The broker unreachable: the scrape goes on without the lag figures.
+      const consumerLag = await consumer.lag().catch(() => undefined);
+      return { points: c.points, malformed: c.malformed, inFlightPoints: c.inFlightPoints, consumerLag };
     },
   });
   log.info({ url: serving.url }, 'API listening');

@@ -37,7 +37,7 @@ export interface ServeOptions {
   /** Checks of the consumers and stores, for /readyz. */
   readiness?: () => Readiness;
   /** Figures of the ingest stage, for /metrics. */
-  stats?: () => EngineStats;
+  stats?: () => EngineStats | Promise<EngineStats>;
 }
 
 export interface Serving {
@@ -88,13 +88,13 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
         return true;
       }),
     readiness: o.readiness,
-    stats: () => {
+    stats: async () => {
       const p = engine.pipeline.stats();
       return {
         points: p.points,
         watermark: Number.isFinite(p.watermark) ? p.watermark : undefined,
         entities: engine.topology.counts(),
-        ...o.stats?.(),
+        ...(await o.stats?.()),
       };
     },
   });

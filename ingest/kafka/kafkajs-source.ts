@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { ensureTopics, type KafkaLogger } from './client.js';
 import type { BatchHandler, MessageSource, SourceBatch, SourceMessage } from './source.js';
 
@@ -46,6 +46,12 @@ export class KafkaMessageSource implements MessageSource {
   private readonly partitions: number;
   private running = false;
   private stopped = false;
+  /** Partitions this member owns since the last rebalance. */
+  private assigned = new Set<number>();
+  /** Next offset to consume per partition: after the last committed batch, else the last fetch's first. */
+  private readonly positions = new Map<number, bigint>();
+  private admin: Admin | undefined;
+  private lagCache: { at: number; lag: Promise<Record<string, number>> } | undefined;
 
   constructor(private readonly options: KafkaMessageSourceOptions) {
     this.partitions = options.partitions ?? 12;
@@ -65,6 +71,47 @@ export class KafkaMessageSource implements MessageSource {
       );
       if (!e.payload.restart && !this.stopped) options.onFatal?.(err);
     });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const mine = e.payload.memberAssignment[options.topic] ?? [];
+      this.assigned = new Set(mine);
+      for (const p of this.positions.keys()) if (!this.assigned.has(p)) this.positions.delete(p);
+    });
+  }
+
+  /**
+   * Messages behind the end of each owned partition (`"0": 120, ...`), from this member's
+   * position and the partitions' high watermarks asked of the broker (cached for 1 s, so a
+   * scrape every second costs one request). It keeps growing while a slow TSDB holds the
+   * consumer back. A partition owned but not fetched from yet is left out.
+   */
+  lag(): Promise<Record<string, number>> {
+    const now = Date.now();
+    if (this.lagCache !== undefined && now - this.lagCache.at < 1000) return this.lagCache.lag;
+    const lag = this.fetchLag();
+    this.lagCache = { at: now, lag };
+    // A failed fetch is not kept: the next scrape asks again.
+    lag.catch(() => {
+      if (this.lagCache?.lag === lag) this.lagCache = undefined;
+    });
+    return lag;
+  }
+
+  private async fetchLag(): Promise<Record<string, number>> {
+    if (this.positions.size === 0 || this.stopped) return {};
+    if (this.admin === undefined) {
+      const admin = this.options.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+    }
+    const ends = await this.admin.fetchTopicOffsets(this.options.topic);
+    const out: Record<string, number> = {};
+    for (const e of ends) {
+      const at = this.positions.get(e.partition);
+      if (at === undefined || !this.assigned.has(e.partition)) continue;
+      const behind = BigInt(e.high) - at;
+      out[String(e.partition)] = behind > 0n ? Number(behind) : 0;
+    }
+    return out;
   }
 
   async run(handler: BatchHandler): Promise<void> {
@@ -86,11 +133,14 @@ export class KafkaMessageSource implements MessageSource {
     if (this.stopped) return;
     this.stopped = true;
     await this.consumer.disconnect();
+    await this.admin?.disconnect().catch(() => undefined);
   }
 
   private async onBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
     const { batch } = payload;
     if (batch.messages.length === 0) return;
+    if (!this.positions.has(batch.partition))
+      this.positions.set(batch.partition, BigInt(batch.firstOffset()!));
     const messages: SourceMessage[] = new Array(batch.messages.length);
     for (let i = 0; i < batch.messages.length; i++) {
       messages[i] = toSourceMessage(batch.topic, batch.partition, batch.messages[i]!);
@@ -108,11 +158,11 @@ export class KafkaMessageSource implements MessageSource {
     if (payload.isStale()) return;
     const last = batch.messages[batch.messages.length - 1]!.offset;
     payload.resolveOffset(last);
+    const next = nextOffset(last);
     await payload.commitOffsetsIfNecessary({
-      topics: [
-        { topic: batch.topic, partitions: [{ partition: batch.partition, offset: nextOffset(last) }] },
-      ],
+      topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }],
     });
+    this.positions.set(batch.partition, BigInt(next));
   }
 }
 

@@ -405,6 +405,8 @@ export interface KafkaMetricsConsumerOptions extends KafkaClientOptions {
 
 /** The `metrics` topic through kafkajs into a PointSink, with undecodable lines to `metrics.dlq`. */
 export class KafkaMetricsConsumer extends MetricsConsumer {
+  private readonly kafkaSource: KafkaMessageSource;
+
   constructor(options: KafkaMetricsConsumerOptions) {
     const kafka = createKafka(options);
     const source = new KafkaMessageSource({
@@ -429,6 +431,12 @@ export class KafkaMetricsConsumer extends MetricsConsumer {
       shutdownGraceMs: options.shutdownGraceMs,
       logger: options.logger,
     });
+    this.kafkaSource = source;
+  }
+
+  /** Consumer lag in messages per owned partition (KafkaMessageSource.lag). */
+  lag(): Promise<Record<string, number>> {
+    return this.kafkaSource.lag();
   }
 }
 
