@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +15,7 @@ import {
   type FleetMessage,
   type FleetTruth,
 } from '../../scripts/produce-metrics.js';
+import { freePort } from './distributed-cluster.js';
 import { isManaged, serviceUrls, startService, stopService, tsdbExport, tsdbFlush } from './services.js';
 
 /**
@@ -487,14 +487,3 @@ afterEach(async () => {
     await c.exited;
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
