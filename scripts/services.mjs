@@ -617,6 +617,10 @@ const services = {
           `-storageDataPath=${dataDir}`,
           // Fixtures carry timestamps from 2024; the default retention (1 month) would drop them.
           '-retentionPeriod=100y',
+          // Converge delivers at-least-once: a batch written but not committed before a crash is
+          // written again. One sample per series and millisecond makes the redelivery invisible
+          // (InfluxDB overwrites a point with the same series and timestamp by itself).
+          '-dedup.minScrapeInterval=1ms',
         ],
       };
     },
