@@ -64,7 +64,7 @@ export const ApiConfigSchema = z.strictObject({
     .default({ max: 6000, window: 60_000 }),
   /** CORS is off unless origins are listed. */
   cors: z.strictObject({ origins: z.array(z.string().min(1)).default([]) }).default({ origins: [] }),
-  /** Public base URL (links in notifications, servers entry of the OpenAPI document). */
+  /** Public base URL: the servers entry of the OpenAPI document (notification links: notify.externalUrl). */
   externalUrl: z.url().optional(),
 });
 

@@ -5,6 +5,7 @@ import { createLogger } from '../core/log.js';
 import type { IncidentEvent, Level, Point } from '../core/types.js';
 import type { IncidentSummary } from '../correlate/index.js';
 import { buildEngine } from '../engine/build.js';
+import { hotReloadRules } from '../engine/rules-reload.js';
 import { serveEngine } from '../engine/serve.js';
 import { LiveFeed } from '../fixtures/live/feed.js';
 import { DEFAULT_LIVE_FLEET, LiveFleet } from '../fixtures/live/fleet.js';
@@ -96,6 +97,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const live = new LiveFleet({ origin, seed, ...size });
   const engine = buildEngine(config, { rulesDir: opts.rules });
   const { pipeline, topology } = engine;
+  // Rule files edited while the demo runs take effect; SIGHUP keeps ending it (a closed terminal).
+  const rulesReload = hotReloadRules(engine.detection, engine.rulesDir, logger, { sighup: false });
   const store = new MemorySeriesStore({
     pointsPerSeries: RING_POINTS,
     maxSeries: 2 * live.pointsPerSecond() + 1000,
@@ -219,8 +222,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       feed?.stop();
       status.clear();
       const seconds = feed?.stats().seconds ?? 0;
-      serving
+      rulesReload
         .shutdown()
+        .then(() => serving.shutdown())
         .then(() => store.shutdown())
         .then(
           () => {

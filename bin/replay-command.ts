@@ -52,7 +52,7 @@ export async function runReplay(
     const format = opts.format ?? config.input.format;
     summary = await replay(file === '-' ? process.stdin : file!, engine.pipeline, {
       format,
-      precision: opts.precision ?? (format === 'lp' ? config.input.precision : undefined),
+      precision: opts.precision ?? config.input.precision,
       sink,
       onError: errors.report,
       onProgress: opts.quiet ? undefined : progressLine,

@@ -1,6 +1,7 @@
 import { type Config, correlationMode } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
+import { hotReloadRules } from '../engine/rules-reload.js';
 import { serveEngine } from '../engine/serve.js';
 import { createKafka } from '../ingest/kafka/client.js';
 import { KafkaMetricsConsumer } from '../ingest/kafka/metrics-consumer.js';
@@ -9,6 +10,7 @@ import type { PointSink } from '../ingest/sink.js';
 import { MemorySeriesStore } from '../ingest/tsdb/memory-store.js';
 import type { TopologyGraph } from '../topology/graph.js';
 import { loadTopologyFile } from '../topology/records.js';
+import { UsageError } from './errors.js';
 
 /**
  * `converge start --config FILE`: the production process. One instance of the consumer group on
@@ -42,6 +44,7 @@ export async function runStart(
   const engine = buildEngine(config, { rulesDir: opts.rules });
   const { topology, pipeline } = engine;
   await loadTopologyFiles(topology, config.topology.files, log);
+  const rulesReload = hotReloadRules(engine.detection, engine.rulesDir, log);
 
   const sink = pointSink(config, log);
 
@@ -110,7 +113,7 @@ export async function runStart(
       stopping = true;
       clearInterval(timer);
       log.info({ code }, 'stopping');
-      Promise.allSettled([consumer.shutdown(), feed.shutdown()])
+      Promise.allSettled([rulesReload.shutdown(), consumer.shutdown(), feed.shutdown()])
         .then(async (results) => [...results, ...(await Promise.allSettled([serving.shutdown()]))])
         .then((results) => {
           for (const r of results)
@@ -165,6 +168,10 @@ async function loadTopologyFiles(
   const at = Date.now();
   for (const file of files) {
     const { records, errors } = await loadTopologyFile(file);
+    // A file that cannot be read is a configuration mistake: refuse to start (exit 2). Bad
+    // records in a readable file are logged and skipped; the good ones are kept.
+    if (errors.length === 1 && errors[0]!.line === 0)
+      throw new UsageError(`topology.files: ${errors[0]!.message}`);
     let applied = 0;
     for (const r of records) {
       const problem = topology.apply(r, at);

@@ -6,7 +6,7 @@ describe('config', () => {
     const c = parseConfig({});
     expect(c.kafka).toBeUndefined();
     expect(c.tsdb).toBeUndefined();
-    expect(c.input).toEqual({ format: 'lp', precision: 'ns' });
+    expect(c.input).toEqual({ format: 'lp' }); // precision by format: ns for lp, s for json
     expect(c.topology.ttl).toBe(900_000);
     expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8080, tokens: [] });
     expect(c.notify).toBeUndefined();

@@ -123,9 +123,13 @@ export const ConfigSchema = z.strictObject({
   input: z
     .strictObject({
       format: z.enum(['lp', 'json']).default('lp'),
-      precision: z.enum(['ns', 'us', 'ms', 's']).default('ns'),
+      /**
+       * Unit of the input's timestamps. Default by format: ns for line protocol (InfluxDB's
+       * default), s for Telegraf JSON (its serializer's json_timestamp_units default).
+       */
+      precision: z.enum(['ns', 'us', 'ms', 's']).optional(),
     })
-    .default({ format: 'lp', precision: 'ns' }),
+    .default({ format: 'lp' }),
   kafka: KafkaSection.optional(),
   tsdb: TsdbSection.optional(),
   redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port') }).optional(),

@@ -17,6 +17,7 @@ import { TopologyFeed } from '../../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../../ingest/sink.js';
 import type { TopologyGraph } from '../../topology/graph.js';
 import { buildDetection } from '../build.js';
+import { hotReloadRules } from '../rules-reload.js';
 import { Pipeline } from '../pipeline.js';
 import { serveEngine } from '../serve.js';
 import { AlertPublisher } from './alert-publisher.js';
@@ -74,6 +75,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   const { topology, detection, rulesDir } = buildDetection(config, o.rules);
   const pipeline = new Pipeline({ topology, detection }, { latenessMs: config.detect.lateness });
   await o.loadTopology(topology);
+  const rulesReload = hotReloadRules(detection, rulesDir, log);
 
   const kafka = createKafka({ brokers: kafkaConfig.brokers, clientId: kafkaConfig.clientId, logger: log });
   await ensureTopics(kafka, [{ topic: topics.metrics, numPartitions: kafkaConfig.partitions }]);
@@ -360,6 +362,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
       // then the goodbye watermark, then the correlator (last checkpoint; it leaves the group
       // so a standby takes over at once), then the readers and the API.
       const steps: Array<() => Promise<unknown>> = [
+        () => rulesReload.shutdown(),
         () => consumer.shutdown(),
         () => publisher.shutdown(),
         () => service?.shutdown() ?? Promise.resolve(),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../core/config.js';
 import type { Point } from '../../core/types.js';
 import { FleetGenerator } from '../../scripts/produce-metrics.js';
 import type { PointSink } from '../sink.js';
@@ -123,6 +124,33 @@ describe('MetricsConsumer on the in-process bus', () => {
       .query('mem', { host: fleet.truth.hosts[0]! }, 'used_percent', 0, 2e12)[0]!
       .samples.map((s) => s.time);
     expect(times).toEqual([0, 1, 2, 3, 4, 5].map((i) => start + i * 1000));
+  });
+
+  it('reads Telegraf JSON timestamps in seconds unless the config names another unit', async () => {
+    // What `converge start` passes: the config's input section, precision left to the format.
+    const metric = (ts: number) =>
+      JSON.stringify({ name: 'mem', tags: { host: 'h1' }, fields: { used_percent: 50 }, timestamp: ts });
+    for (const [input, ts, expected] of [
+      [{ format: 'json' }, 1_700_000_000, 1_700_000_000_000],
+      [{ format: 'json', precision: 'ms' }, 1_700_000_000_123, 1_700_000_000_123],
+    ] as const) {
+      const config = parseConfig({ input });
+      const bus = new InProcessBus({ partitions: 1 });
+      await bus.publish('metrics', [{ key: 'h1', value: Buffer.from(metric(ts)), timestamp: 0 }]);
+      const store = new MemorySeriesStore();
+      const consumer = new MetricsConsumer({
+        source: bus.source('metrics'),
+        sink: store,
+        deadLetters: new MemoryDeadLetterSink(),
+        format: config.input.format,
+        precision: config.input.precision,
+      });
+      await consumer.start();
+      await until(() => bus.backlog('metrics') === 0);
+      await consumer.shutdown();
+      const [series] = store.query('mem', { host: 'h1' }, 'used_percent', 0, 2e12);
+      expect(series!.samples.map((x) => x.time)).toEqual([expected]);
+    }
   });
 
   it('keeps in-flight points under the bound while the sink is stuck, then delivers everything', async () => {
