@@ -54,7 +54,10 @@ export function hotReloadRules(
   };
   const sighup = options.sighup ?? true;
   if (sighup) process.on('SIGHUP', onSighup);
-  log.info({ dir }, sighup ? 'watching rules (reload on change or SIGHUP)' : 'watching rules (reload on change)');
+  log.info(
+    { dir },
+    sighup ? 'watching rules (reload on change or SIGHUP)' : 'watching rules (reload on change)',
+  );
   return {
     shutdown: async () => {
       process.off('SIGHUP', onSighup);
