@@ -52,3 +52,39 @@ describe('replay over byte chunks', () => {
     });
   }
 });
+
+describe('replay of Telegraf JSON', () => {
+  async function errorsOf(text: string): Promise<{ points: number; errors: DecodeError[] }> {
+    const { pipeline } = buildEngine(loadConfig());
+    const errors: DecodeError[] = [];
+    const summary = await replay(Readable.from([Buffer.from(text)]), pipeline, {
+      format: 'json',
+      onError: (e) => errors.push(e),
+    });
+    return { points: summary.points, errors };
+  }
+
+  it('numbers the errors of a batch document by its line in the file, naming the metric', async () => {
+    const single = await errorsOf(
+      '{"metrics":[{"name":"m","fields":{"a":1},"timestamp":1700000000},5,null]}\n',
+    );
+    expect(single.points).toBe(1);
+    expect(single.errors.map((e) => [e.line, e.reason])).toEqual([
+      [1, 'metric 2: expected a metric object, got 5'],
+      [1, 'metric 3: expected a metric object, got null'],
+    ]);
+    const pretty = await errorsOf(
+      '{"metrics":[\n {"name":"m","fields":{"a":1},"timestamp":1700000000},\n 7\n]}\n',
+    );
+    expect(pretty.errors.map((e) => [e.line, e.reason])).toEqual([
+      [1, 'metric 2: expected a metric object, got 7'],
+    ]);
+    const lines = await errorsOf(
+      '{"name":"m","fields":{"a":1},"timestamp":1700000000}\n{"metrics":[{"name":"m","fields":{"a":2},"timestamp":1700000001},"x"]}\n',
+    );
+    expect(lines.points).toBe(2);
+    expect(lines.errors.map((e) => [e.line, e.reason])).toEqual([
+      [2, 'line 2 (metric 2 of the batch): expected a metric object, got "x"'],
+    ]);
+  });
+});

@@ -71,6 +71,7 @@ export async function replay(
     const res = decodeBuffer(text, options.format, {
       precision: options.precision,
       firstLine: line,
+      documentLines: true,
       defaultTime: newest ?? Date.now(),
     });
     line += countLines(text);

@@ -20,6 +20,11 @@ export interface DecodeOptions {
   defaultTime?: number;
   /** 1-based number of the first line (for errors in files read in chunks); default 1. */
   firstLine?: number;
+  /**
+   * JSON: errors in a whole batch document carry its first line, not the metric's index (for
+   * files, whose errors read `file:line`). Default false (Kafka messages: the index).
+   */
+  documentLines?: boolean;
 }
 
 /**
@@ -47,7 +52,12 @@ function run(input: string | Uint8Array, format: InputFormat, opts: DecodeOption
   try {
     if (format === 'json') {
       const text = typeof input === 'string' ? input : utf8.decode(input);
-      decodeTelegrafJson(text, { precision: opts.precision ?? 's', defaultTime, firstLine }, points, errors);
+      decodeTelegrafJson(
+        text,
+        { precision: opts.precision ?? 's', defaultTime, firstLine, documentLines: opts.documentLines },
+        points,
+        errors,
+      );
     } else {
       const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
       decodeLineProtocolBytes(

@@ -21,8 +21,9 @@ import { ERROR_TEXT_LIMIT } from './lineprotocol.js';
  *   values are dropped (Telegraf never emits them and line protocol cannot carry them).
  * - Names that line protocol cannot carry are rejected: empty measurement or keys, a
  *   measurement starting with `#`, newlines in measurement, tag keys, tag values and field keys.
- * - Errors: `line` is the metric's 1-based index inside a single batch document, or the line
- *   number for JSON Lines (the reason then names the metric's index when the line is a batch).
+ * - Errors: `line` is the metric's 1-based index inside a single batch document (or, with
+ *   `documentLines`, the document's first line), or the line number for JSON Lines; the reason
+ *   names the metric's index whenever the document is a batch.
  *   Timestamps in ns lose sub-microsecond digits to double precision (JSON.parse); Telegraf's
  *   default unit (s) is exact.
  */
@@ -31,6 +32,11 @@ export interface JsonOptions {
   precision: Precision;
   defaultTime: number;
   firstLine: number;
+  /**
+   * Errors in a whole batch document carry the document's first line (files: `file:line`, the
+   * reason names the metric) instead of the metric's index (Kafka messages). Default false.
+   */
+  documentLines?: boolean;
 }
 
 const UNIT_NS: Record<Precision, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
@@ -133,7 +139,7 @@ function decodeDocument(
       points.push(toPoint(m, opts));
     } catch (err) {
       const what = err instanceof MetricError ? err.message : `unexpected error: ${String(err)}`;
-      const line = lineNo ?? (batch ? opts.firstLine + i : opts.firstLine);
+      const line = lineNo ?? (batch && opts.documentLines !== true ? opts.firstLine + i : opts.firstLine);
       const where = lineNo !== undefined ? `line ${lineNo}` : batch ? `metric ${i + 1}` : 'metric';
       const within = lineNo !== undefined && batch ? ` (metric ${i + 1} of the batch)` : '';
       errors.push({
