@@ -140,7 +140,19 @@ export async function runStart(
   }, 10_000);
   timer.unref();
 
-  await Promise.all([consumer.start(), feed.start()]);
+  try {
+    await Promise.all([consumer.start(), feed.start()]);
+  } catch (e) {
+    // kafkajs gave up (brokers unreachable through all its retries, topics not creatable): stop
+    // everything already running (API, notifier) so that the process exits for its supervisor.
+    fatal = e instanceof Error ? e : new Error(String(e));
+    log.error(
+      { err: fatal.message, brokers: kafkaConfig.brokers },
+      'cannot start consuming from Kafka; exiting so that a supervisor restarts it',
+    );
+    stop(1);
+    return done;
+  }
   consuming = true;
   log.info(
     {

@@ -9,12 +9,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 const dir = mkdtempSync(join(tmpdir(), 'converge-start-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function start(config: object) {
+function start(config: object, timeout = 30_000) {
   const file = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(config));
   return spawnSync(process.execPath, ['--import', 'tsx', 'bin/cli.ts', 'start', '--config', file], {
     encoding: 'utf8',
-    timeout: 30_000,
+    timeout,
   });
 }
 
@@ -45,4 +45,12 @@ describe('converge start refuses what it cannot run with', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/bad\.yaml:7:\d+: groups\[0\]\.rules\[0\]\.condition\.threshold/);
   });
+
+  it('exits 1 (not idles) when the brokers stay unreachable through the client retries', () => {
+    // kafkajs retries for ~10 s; then the API and notifier already running are shut down.
+    const r = start({ kafka, log: { level: 'error' } }, 60_000);
+    expect(r.signal).toBe(null); // exited by itself, not killed by the timeout
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('cannot start consuming from Kafka; exiting so that a supervisor restarts it');
+  }, 70_000);
 });

@@ -75,13 +75,19 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   const { topology, detection, rulesDir } = buildDetection(config, o.rules);
   const pipeline = new Pipeline({ topology, detection }, { latenessMs: config.detect.lateness });
   await o.loadTopology(topology);
-  const rulesReload = hotReloadRules(detection, rulesDir, log);
 
   const kafka = createKafka({ brokers: kafkaConfig.brokers, clientId: kafkaConfig.clientId, logger: log });
-  await ensureTopics(kafka, [{ topic: topics.metrics, numPartitions: kafkaConfig.partitions }]);
-  await ensureSinglePartitionTopic(kafka, topics.alerts);
-  await ensureCompactedTopic(kafka, topics.incidents, { retentionMs: 7 * 86_400_000 });
-  await ensureCompactedTopic(kafka, topics.observed, { retentionMs: 86_400_000 });
+  try {
+    await ensureTopics(kafka, [{ topic: topics.metrics, numPartitions: kafkaConfig.partitions }]);
+    await ensureSinglePartitionTopic(kafka, topics.alerts);
+    await ensureCompactedTopic(kafka, topics.incidents, { retentionMs: 7 * 86_400_000 });
+    await ensureCompactedTopic(kafka, topics.observed, { retentionMs: 86_400_000 });
+  } catch (e) {
+    throw new Error(
+      `cannot create or check the topics on Kafka (${kafkaConfig.brokers.join(', ')}): ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const rulesReload = hotReloadRules(detection, rulesDir, log);
   const ownership = new MetricsOwnership(topics.metrics, await topicPartitions(kafka, topics.metrics));
   const clock = new PartitionClock(ownership, {
     hostTags: topology.resolver.mapping.host,
@@ -394,14 +400,26 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
   process.once('SIGINT', () => stop(0));
 
   publisher.start();
-  await offsetsAdmin.connect();
-  await Promise.all([
-    consumer.start(),
-    cmdbFeed.start(),
-    observedFeed.start(),
-    incidentFeed.start(),
-    service.start(),
-  ]);
+  try {
+    await offsetsAdmin.connect();
+    await Promise.all([
+      consumer.start(),
+      cmdbFeed.start(),
+      observedFeed.start(),
+      incidentFeed.start(),
+      service.start(),
+    ]);
+  } catch (e) {
+    // kafkajs gave up (brokers unreachable through all its retries): stop what already runs so
+    // that the process exits for its supervisor instead of idling.
+    fatal = e instanceof Error ? e : new Error(String(e));
+    log.error(
+      { err: fatal.message, brokers: kafkaConfig.brokers },
+      'cannot start consuming from Kafka; exiting so that a supervisor restarts it',
+    );
+    stop(1);
+    return done;
+  }
   consuming = true;
   log.info(
     {
