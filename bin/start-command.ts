@@ -3,7 +3,7 @@ import { createLogger } from '../core/log.js';
 import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
 import { hotReloadRules } from '../engine/rules-reload.js';
 import { serveEngine } from '../engine/serve.js';
-import { createKafka } from '../ingest/kafka/client.js';
+import { createKafka, kafkaStartFailure } from '../ingest/kafka/client.js';
 import { KafkaMetricsConsumer } from '../ingest/kafka/metrics-consumer.js';
 import { TopologyFeed } from '../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../ingest/sink.js';
@@ -143,13 +143,7 @@ export async function runStart(
   try {
     await Promise.all([consumer.start(), feed.start()]);
   } catch (e) {
-    // kafkajs gave up (brokers unreachable through all its retries, topics not creatable): stop
-    // everything already running (API, notifier) so that the process exits for its supervisor.
-    fatal = e instanceof Error ? e : new Error(String(e));
-    log.error(
-      { err: fatal.message, brokers: kafkaConfig.brokers },
-      'cannot start consuming from Kafka; exiting so that a supervisor restarts it',
-    );
+    fatal = kafkaStartFailure(e, kafkaConfig.brokers, log);
     stop(1);
     return done;
   }

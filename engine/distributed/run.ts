@@ -8,7 +8,7 @@ import type { Correlator } from '../../correlate/index.js';
 import { ensureSinglePartitionTopic } from '../../ingest/kafka/alerts-consumer.js';
 import { RecordLogProducer } from '../../ingest/kafka/alerts-producer.js';
 import { closeRecord } from '../../ingest/kafka/alerts-records.js';
-import { createKafka, ensureTopics } from '../../ingest/kafka/client.js';
+import { createKafka, ensureTopics, kafkaStartFailure } from '../../ingest/kafka/client.js';
 import { KafkaDeadLetterSink } from '../../ingest/kafka/dead-letters.js';
 import { KafkaMessageSource } from '../../ingest/kafka/kafkajs-source.js';
 import { MetricsConsumer } from '../../ingest/kafka/metrics-consumer.js';
@@ -410,13 +410,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
       service.start(),
     ]);
   } catch (e) {
-    // kafkajs gave up (brokers unreachable through all its retries): stop what already runs so
-    // that the process exits for its supervisor instead of idling.
-    fatal = e instanceof Error ? e : new Error(String(e));
-    log.error(
-      { err: fatal.message, brokers: kafkaConfig.brokers },
-      'cannot start consuming from Kafka; exiting so that a supervisor restarts it',
-    );
+    fatal = kafkaStartFailure(e, kafkaConfig.brokers, log);
     stop(1);
     return done;
   }

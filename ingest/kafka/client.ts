@@ -7,6 +7,20 @@ export interface KafkaLogger {
   error(obj: object, msg: string): void;
 }
 
+/**
+ * When the consumers of a process cannot start (kafkajs gave up: brokers unreachable through all
+ * its retries, topics not creatable): logs why and returns the error, for the caller to stop what
+ * already runs (API, notifier) so that the process exits for its supervisor instead of idling.
+ */
+export function kafkaStartFailure(e: unknown, brokers: readonly string[], log: KafkaLogger): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  log.error(
+    { err: err.message, brokers },
+    'cannot start consuming from Kafka; exiting so that a supervisor restarts it',
+  );
+  return err;
+}
+
 export interface KafkaClientOptions {
   brokers: readonly string[];
   clientId?: string;
