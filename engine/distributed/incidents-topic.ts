@@ -1,11 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import type {
-  CauseRef,
-  IncidentEvent,
-  IncidentEventType,
-  IncidentStatus,
-  Severity,
-} from '../../core/types.js';
+import type { CauseRef, IncidentEvent, IncidentEventType, Severity } from '../../core/types.js';
 import {
   type Correlator,
   type CorrelatorStats,
@@ -26,19 +20,7 @@ import { type KafkaMessageSource, wholeTopicSource } from '../../ingest/kafka/ka
  * Every instance reads it from the start into an IncidentView: the incident list its API
  * serves while another instance is the active correlator.
  */
-export interface IncidentViewRecord {
-  event: IncidentEventType;
-  id: string;
-  version: number;
-  status: IncidentStatus;
-  severity: Severity;
-  rootCause: CauseRef;
-  candidates: IncidentEvent['candidates'];
-  absorbed: IncidentEvent['absorbed'];
-  startsAt: number;
-  endsAt?: number;
-  at: number;
-  mergedInto?: string;
+export interface IncidentViewRecord extends IncidentEvent {
   alerts: number;
   firing: number;
   openedAt: number;

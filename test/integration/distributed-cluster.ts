@@ -9,11 +9,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { parseDocument } from 'yaml';
 import { parseDuration } from '../../core/duration.js';
 import type { Point } from '../../core/types.js';
 import { scenarioMetrics } from '../../fixtures/metrics.js';
-import { jdScenario, type Scenario } from '../../fixtures/scenario.js';
+import { type FaultTruth, jdScenario, type Scenario } from '../../fixtures/scenario.js';
 import { encodeLine } from '../../ingest/decode.js';
 import { createKafka } from '../../ingest/kafka/client.js';
 import { MetricsProducer } from '../../ingest/kafka/producer.js';
@@ -394,4 +395,23 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The JD storm as the webhook saw it: one incident naming the app, opened once and resolved once
+ * with 50 containers, 50 hosts and 5,000 neighbours, every delivery once. Returns the events.
+ */
+export function expectOneJdIncident(receiver: WebhookReceiver, fault: FaultTruth) {
+  const events = receiver.accepted.map((d) => d.body.incident);
+  const opened = events.filter((e) => e.event === 'opened');
+  const resolved = events.filter((e) => e.event === 'resolved');
+  expect(opened).toHaveLength(1);
+  expect(resolved).toHaveLength(1);
+  expect(events.filter((e) => e.event === 'updated').length).toBeLessThanOrEqual(1);
+  expect(new Set(events.map((e) => e.id))).toEqual(new Set([opened[0]!.id]));
+  expect(opened[0]!.rootCause).toEqual(fault.cause);
+  expect(resolved[0]!.id).toBe(opened[0]!.id);
+  expect(resolved[0]!.absorbed.byLevel).toMatchObject({ container: 50, host: 50, neighbour: 5000 });
+  expect(new Set(receiver.accepted.map((d) => d.key)).size).toBe(receiver.accepted.length);
+  return { events, opened: opened[0]!, resolved: resolved[0]! };
 }
