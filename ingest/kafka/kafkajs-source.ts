@@ -50,7 +50,8 @@ export class KafkaMessageSource implements MessageSource {
   private assigned = new Set<number>();
   /** Next offset to consume per partition: after the last committed batch, else the last fetch's first. */
   private readonly positions = new Map<number, bigint>();
-  private admin: Admin | undefined;
+  /** Connected on the first lag() (one admin client however many scrapes overlap). */
+  private admin: Promise<Admin> | undefined;
   private lagCache: { at: number; lag: Promise<Record<string, number>> } | undefined;
 
   constructor(private readonly options: KafkaMessageSourceOptions) {
@@ -100,10 +101,15 @@ export class KafkaMessageSource implements MessageSource {
     if (this.positions.size === 0 || this.stopped) return {};
     if (this.admin === undefined) {
       const admin = this.options.kafka.admin();
-      await admin.connect();
-      this.admin = admin;
+      this.admin = admin.connect().then(
+        () => admin,
+        (e: unknown) => {
+          this.admin = undefined; // the next scrape tries again
+          throw e;
+        },
+      );
     }
-    const ends = await this.admin.fetchTopicOffsets(this.options.topic);
+    const ends = await (await this.admin).fetchTopicOffsets(this.options.topic);
     const out: Record<string, number> = {};
     for (const e of ends) {
       const at = this.positions.get(e.partition);
@@ -133,7 +139,8 @@ export class KafkaMessageSource implements MessageSource {
     if (this.stopped) return;
     this.stopped = true;
     await this.consumer.disconnect();
-    await this.admin?.disconnect().catch(() => undefined);
+    const admin = await this.admin?.catch(() => undefined);
+    await admin?.disconnect().catch(() => undefined);
   }
 
   private async onBatch(payload: EachBatchPayload, handler: BatchHandler): Promise<void> {
