@@ -60,7 +60,9 @@ export async function replay(
   const series = new SeriesCounter();
   const progressEvery = options.progressEveryMs ?? 2000;
   let nextProgress = started + progressEvery;
-  let carry: Buffer = Buffer.alloc(0);
+  /** Bytes after the last newline so far: chunks kept apart until one ends a line, so that a very
+   * long line costs one copy, not one per chunk. */
+  const carry: Buffer[] = [];
   let line = 1;
   let points = 0;
   let malformed = 0;
@@ -91,14 +93,16 @@ export async function replay(
   for await (const raw of stream as AsyncIterable<Buffer | string>) {
     const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
     bytes += chunk.length;
-    const text = carry.length === 0 ? chunk : Buffer.concat([carry, chunk]);
-    const cut = text.lastIndexOf(NEWLINE);
+    const cut = chunk.lastIndexOf(NEWLINE);
     if (cut < 0) {
-      carry = text;
+      carry.push(chunk);
       continue;
     }
-    carry = text.subarray(cut + 1);
-    await consume(text.subarray(0, cut + 1));
+    const text =
+      carry.length === 0 ? chunk.subarray(0, cut + 1) : Buffer.concat([...carry, chunk.subarray(0, cut + 1)]);
+    carry.length = 0;
+    if (cut + 1 < chunk.length) carry.push(chunk.subarray(cut + 1));
+    await consume(text);
     if (options.onProgress && performance.now() >= nextProgress) {
       nextProgress = performance.now() + progressEvery;
       options.onProgress({
@@ -111,7 +115,7 @@ export async function replay(
       });
     }
   }
-  if (carry.length > 0) await consume(carry);
+  if (carry.length > 0) await consume(Buffer.concat(carry));
   if (options.sink) await options.sink.forceFlush();
   pipeline.finish();
   const stats = pipeline.stats();
