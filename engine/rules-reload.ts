@@ -21,13 +21,10 @@ export function hotReloadRules(
     sighup?: boolean;
   } = {},
 ): Lifecycle {
-  /** Set when a reload applied a new set (tells a SIGHUP that changed nothing apart). */
-  let applied = false;
   const watcher = new RuleWatcher({
     dir,
     debounceMs: options.debounceMs,
     onReload: (rules) => {
-      applied = true;
       detection.setRules(rules);
       log.info({ dir, rules: rules.rules.length, files: rules.files.length }, 'rules reloaded');
     },
@@ -47,20 +44,19 @@ export function hotReloadRules(
       `rules in ${dir} changed since start and are invalid; the rules loaded at start keep running`,
     );
   }
-  const onSighup = () => {
-    applied = false;
-    log.info({ dir }, 'SIGHUP: reading the rules again');
-    if (watcher.reload() && !applied) log.info({ dir }, 'rules unchanged');
-  };
   const sighup = options.sighup ?? true;
-  if (sighup) process.on('SIGHUP', onSighup);
+  const removeSighup = sighup
+    ? watcher.installSighup((outcome) => {
+        if (outcome === 'unchanged') log.info({ dir }, 'SIGHUP: rules unchanged');
+      })
+    : () => {};
   log.info(
     { dir },
     sighup ? 'watching rules (reload on change or SIGHUP)' : 'watching rules (reload on change)',
   );
   return {
     shutdown: async () => {
-      process.off('SIGHUP', onSighup);
+      removeSighup();
       await watcher.shutdown();
     },
   };

@@ -71,16 +71,18 @@ describe('RuleWatcher', () => {
     watcher.start();
     await watcher.shutdown();
     // Stopped watchers do nothing; a fresh one reloads on demand.
-    expect(watcher.reload()).toBe(false);
+    expect(watcher.reload()).toBe('stopped');
     const again = new RuleWatcher({ dir, onReload: (r) => reloads.push(r), onError: () => {} });
     watchers.push(again);
     again.start();
-    expect(again.reload()).toBe(true);
+    expect(again.reload()).toBe('unchanged');
     expect(reloads).toHaveLength(0);
     writeFileSync(join(dir, 'b.yaml'), memRule(50).replace('MemHigh', 'MemAbove50'));
-    const remove = again.installSighup();
+    const outcomes: string[] = [];
+    const remove = again.installSighup((o) => outcomes.push(o));
     process.emit('SIGHUP', 'SIGHUP');
     remove();
+    expect(outcomes).toEqual(['applied']);
     expect(reloads.map((r) => r.rules.map((x) => x.name))).toEqual([['MemHigh', 'MemAbove50']]);
   });
 });

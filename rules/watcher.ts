@@ -3,6 +3,8 @@ import type { Lifecycle } from '../core/types.js';
 import { loadRules, type RuleError, type RuleLoad } from './load.js';
 import type { RuleSet } from './model.js';
 
+export type RuleReloadOutcome = 'applied' | 'unchanged' | 'invalid' | 'stopped';
+
 export interface RuleWatcherOptions {
   dir: string;
   /** A new, fully valid rule set (the engine's `setRules`). */
@@ -59,25 +61,31 @@ export class RuleWatcher implements Lifecycle {
     return first;
   }
 
-  /** Reads the directory again; true when a new valid set was applied or nothing changed. */
-  reload(): boolean {
-    if (this.stopped) return false;
+  /**
+   * Reads the directory again: `applied` (a new valid set replaced the rules), `unchanged`,
+   * `invalid` (errors reported through onError; the previous rules stay) or `stopped`.
+   */
+  reload(): RuleReloadOutcome {
+    if (this.stopped) return 'stopped';
     const next = loadRules(this.options.dir);
     if (next.errors.length > 0) {
       this.options.onError(next.errors);
-      return false;
+      return 'invalid';
     }
     const d = digest(next);
-    if (d === this.appliedDigest) return true;
+    if (d === this.appliedDigest) return 'unchanged';
     this.appliedDigest = d;
     this.rules = next.rules;
     this.options.onReload(next.rules);
-    return true;
+    return 'applied';
   }
 
-  /** Reload on SIGHUP; returns a function that removes the handler. */
-  installSighup(): () => void {
-    const handler = () => this.reload();
+  /** Reload on SIGHUP (`onSighup` hears each outcome); returns a function that removes the handler. */
+  installSighup(onSighup?: (outcome: RuleReloadOutcome) => void): () => void {
+    const handler = () => {
+      const outcome = this.reload();
+      onSighup?.(outcome);
+    };
     process.on('SIGHUP', handler);
     return () => process.off('SIGHUP', handler);
   }

@@ -32,11 +32,7 @@ export class ConvergeStart {
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null)
         throw new Error(`converge start exited before ready:\n${c.log}`);
-      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ready) return c;
+      if (await c.ready()) return c;
       if (Date.now() - t0 > 60_000) throw new Error(`converge start not ready in 60 s:\n${c.log}`);
       await sleep(250);
     }

@@ -58,7 +58,6 @@ describe('converge start: rule hot reload', () => {
       // SIGHUP reads the directory again (still broken) and does not end the process.
       c.clearOutput();
       c.kill('SIGHUP');
-      await c.waitForOutput(/SIGHUP: reading the rules again/);
       await c.waitForOutput(/rules not reloaded: 1 error/);
       expect(await c.ready()).toBe(true);
 
@@ -71,7 +70,7 @@ describe('converge start: rule hot reload', () => {
       // SIGHUP with nothing changed: nothing is reset.
       c.clearOutput();
       c.kill('SIGHUP');
-      await c.waitForOutput(/rules unchanged/);
+      await c.waitForOutput(/SIGHUP: rules unchanged/);
       expect(c.output).not.toContain('rules reloaded');
 
       c.kill('SIGTERM');
