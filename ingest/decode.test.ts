@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FieldValue, Point, Precision } from '../core/types.js';
 import { decode, decodeBuffer, encodeLine } from './decode.js';
+import { isControl } from './limits.js';
 import { decodeLineProtocol, decodeLineProtocolBytes } from './lineprotocol.js';
 
 const FLEET_SAMPLE = '/work/shared/examples/fleet-sample.lp';
@@ -37,12 +38,52 @@ describe('decode facade', () => {
     expect(json.points).toHaveLength(1);
   });
 
-  it('invalid UTF-8 becomes U+FFFD and never throws', () => {
-    const r = decodeBuffer(
-      Uint8Array.from([0x6d, 0x2c, 0x74, 0x3d, 0xff, 0xfe, 0x20, 0x76, 0x3d, 0x31]),
-      'lp',
-    );
-    expect(r.points[0]!.tags.t).toBe('\uFFFD\uFFFD');
+  it('refuses a line that is not valid UTF-8, naming the byte, and keeps its neighbours', () => {
+    // Before: the bytes became U+FFFD and the point was stored under a tag the source never sent.
+    const bad = Buffer.from([0x6d, 0x2c, 0x74, 0x3d, 0xff, 0xfe, 0x20, 0x76, 0x3d, 0x31]); // m,t=\xff\xfe v=1
+    for (const format of ['lp', 'json'] as const) {
+      const good = format === 'lp' ? 'm,t=a v=1 1' : '{"name":"m","tags":{"t":"a"},"fields":{"v":1}}';
+      const message = Buffer.concat([Buffer.from(good + '\n'), bad, Buffer.from('\n' + good + '\n')]);
+      const r = decodeBuffer(message, format, { defaultTime: 5 });
+      expect(r.points).toHaveLength(2);
+      expect(r.points.map((p) => p.tags.t)).toEqual(['a', 'a']);
+      expect(r.errors).toHaveLength(1);
+      expect(r.errors[0]).toMatchObject({ line: 2, reason: 'line 2: invalid UTF-8 (byte 0xFF) at column 5' });
+    }
+    // Overlong encodings and encoded surrogates are not UTF-8 either.
+    for (const seq of [
+      [0xc0, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xe2, 0x82],
+    ]) {
+      const r = decodeBuffer(
+        Buffer.concat([Buffer.from('m,t='), Buffer.from(seq), Buffer.from(' v=1')]),
+        'lp',
+      );
+      expect(r.points).toEqual([]);
+      expect(r.errors[0]!.reason).toMatch(/^line 1: invalid UTF-8 \(byte 0x[0-9A-F]{2}\) at column 5$/);
+    }
+  });
+
+  it('refuses a text line holding a lone surrogate (it has no UTF-8 form)', () => {
+    const r = decode('m v=1 1\nm,t=\ud800 v=2 2\nm v=3 3', 'lp');
+    expect(r.points.map((p) => p.fields.v)).toEqual([1, 3]);
+    expect(r.errors).toMatchObject([{ line: 2, reason: 'line 2: lone surrogate U+D800 at column 5' }]);
+  });
+
+  it('drops a byte order mark at the start of a stream, not inside one', () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const lp = decodeBuffer(Buffer.concat([bom, Buffer.from('cpu,host=h1 v=1 1')]), 'lp');
+    expect(lp.errors).toEqual([]);
+    expect(lp.points[0]!.measurement).toBe('cpu');
+    const json = decodeBuffer(Buffer.concat([bom, Buffer.from('{"name":"cpu","fields":{"v":1}}')]), 'json');
+    expect(json.errors).toEqual([]);
+    expect(json.points[0]!.measurement).toBe('cpu');
+    expect(decode('\ufeffcpu v=1 1', 'lp').points[0]!.measurement).toBe('cpu');
+    // A chunk further into a stream (firstLine > 1) keeps it: it is then data.
+    const later = decodeBuffer(Buffer.concat([bom, Buffer.from('cpu v=1 1')]), 'lp', { firstLine: 7 });
+    expect(later.points[0]!.measurement).toBe('\ufeffcpu');
   });
 });
 
@@ -130,18 +171,26 @@ function toSafe(b: bigint): number | bigint {
 }
 
 const noNewline = (s: string) => !s.includes('\n') && !s.includes('\r');
-/** Names may contain anything line protocol can carry, escapes and unicode included. */
+/**
+ * Names may contain anything line protocol can carry and Converge accepts: escapes and unicode
+ * included, control characters (refused in names, see limits.ts) and lone surrogates (not UTF-8)
+ * excluded.
+ */
 const nameChars = fc.oneof(
   {
     weight: 3,
-    arbitrary: fc.constantFrom(',', '=', ' ', '\\', '"', "'", '#', '_', 'é', '🚀', '1', 'a', 'Z', '\t'),
+    arbitrary: fc.constantFrom(',', '=', ' ', '\\', '"', "'", '#', '_', 'é', '🚀', '1', 'a', 'Z'),
   },
-  { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 1 })
+      .filter((c) => !isControl(c.charCodeAt(0))),
+  },
 );
 const name = fc.string({ unit: nameChars, minLength: 1, maxLength: 12 }).filter(noNewline);
-// A line starting with '#' is a comment and leading spaces/tabs are skipped (a leading space is
-// escaped by encodeLine, a leading tab is not escapable).
-const measurement = name.filter((s) => s[0] !== '#' && s[0] !== '\t');
+// A line starting with '#' is a comment (a leading space is escaped by encodeLine).
+const measurement = name.filter((s) => s[0] !== '#');
 
 const fieldValue: fc.Arbitrary<[string, FieldValue]> = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((v): [string, FieldValue] => ['f', v]),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DecodeError, Point, Precision } from '../core/types.js';
 import { decodeTelegrafJson } from './json.js';
+import { DEFAULT_LIMITS, type DecodeLimits, FieldTypeRegistry } from './limits.js';
 
 const NOW = 1_700_000_000_000;
 
@@ -124,8 +125,19 @@ describe('Telegraf JSON serializer', () => {
   it('rejects what line protocol cannot carry', () => {
     const bad = [
       ['{"name":"#m","fields":{"v":1}}', 'cannot be written as line protocol'],
-      ['{"name":"a\\nb","fields":{"v":1}}', 'cannot be written as line protocol'],
-      ['{"name":"m","tags":{"t":"a\\nb"},"fields":{"v":1}}', 'contains a newline'],
+      [
+        '{"name":"a\\nb","fields":{"v":1}}',
+        'measurement name "a\\nb" contains control character U+000A at index 1',
+      ],
+      [
+        '{"name":"m","tags":{"t":"a\\nb"},"fields":{"v":1}}',
+        'the value of tag "t" contains control character U+000A',
+      ],
+      [
+        '{"name":"m","tags":{"t\\u0000":"x"},"fields":{"v":1}}',
+        'tag key "t\\u0000" contains control character U+0000',
+      ],
+      ['{"name":"m","fields":{"v\\u001b[31m":1}}', 'contains control character U+001B'],
       ['{"name":"m","tags":{"":"x"},"fields":{"v":1}}', 'empty tag key'],
       ['{"name":"m","fields":{"":1}}', 'empty field key'],
       ['{"name":"m","tags":{"t":[1]},"fields":{"v":1}}', 'non-string value'],
@@ -147,5 +159,107 @@ describe('Telegraf JSON serializer', () => {
   it('empty and whitespace-only input decode to nothing', () => {
     expect(json('')).toEqual({ points: [], errors: [] });
     expect(json(' \n\r\n')).toEqual({ points: [], errors: [] });
+  });
+
+  describe('hostile documents', () => {
+    const good = '{"fields":{"v":1},"name":"cpu","tags":{"host":"h1"},"timestamp":1700000000}';
+
+    it('a line nested 100,000 deep is refused by itself, on its own line; its neighbours are kept', () => {
+      // Before: describing it for the error overflowed the stack, and the whole chunk was lost,
+      // reported on its first line.
+      const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+      const { points, errors } = json([good, deep, good, good].join('\n'), 's', 5);
+      expect(points).toHaveLength(3);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.line).toBe(6);
+      expect(errors[0]!.reason).toBe(
+        'line 6: JSON nested deeper than input.limits.maxJsonDepth (32 levels) at column 33',
+      );
+      expect(errors[0]!.text).toHaveLength(201);
+    });
+
+    it('a deep value inside a metric of a batch is refused with the metric, never by recursion', () => {
+      const deepValue = '{"fields":{"v":' + '['.repeat(50_000) + ']'.repeat(50_000) + '},"name":"cpu"}';
+      const opts: DecodeLimits = { ...DEFAULT_LIMITS, maxJsonDepth: 100_000 };
+      const points: Point[] = [];
+      const errors: DecodeError[] = [];
+      decodeTelegrafJson(
+        `{"metrics":[${good},${deepValue},${good}]}`,
+        { precision: 's', defaultTime: NOW, firstLine: 1, limits: opts },
+        points,
+        errors,
+      );
+      expect(points).toHaveLength(2);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]!.line).toBe(2);
+      expect(errors[0]!.reason).toMatch(/^metric 2: field "v" has unsupported value \[\[\[/);
+      // A whole array of arrays as a metric: described without recursion as well.
+      const arrays = '['.repeat(50_000) + ']'.repeat(50_000);
+      const r2: { points: Point[]; errors: DecodeError[] } = { points: [], errors: [] };
+      decodeTelegrafJson(
+        `${good}\n${arrays}\n${good}`,
+        { precision: 's', defaultTime: NOW, firstLine: 1, limits: opts },
+        r2.points,
+        r2.errors,
+      );
+      expect(r2.points).toHaveLength(2);
+      expect(r2.errors.map((e) => e.line)).toEqual([2]);
+    });
+
+    it('applies the limits to each metric', () => {
+      const tags = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`t${i}`, 'v']));
+      const fields = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`, 1]));
+      const cases: [object, string][] = [
+        [{ name: 'm', tags, fields: { v: 1 } }, 'more than 29 tags (input.limits.maxTags)'],
+        [{ name: 'm', fields }, 'more than 499 fields (input.limits.maxFields)'],
+        [
+          { name: 'm', tags: { t: 'v'.repeat(1025) }, fields: { v: 1 } },
+          'longer than input.limits.maxTagValueBytes (1024 bytes)',
+        ],
+        [{ name: 'm'.repeat(257), fields: { v: 1 } }, 'longer than input.limits.maxNameBytes (256 bytes)'],
+        [
+          { name: 'm', fields: { s: 'x'.repeat(65_536) } },
+          'longer than input.limits.maxStringBytes (65535 bytes)',
+        ],
+        [
+          {
+            name: 'm',
+            fields: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`s${i}`, 'x'.repeat(30_000)])),
+          },
+          'longer than input.limits.maxLineBytes (262144)',
+        ],
+      ];
+      for (const [metric, reason] of cases) {
+        const { points, errors } = json([good, JSON.stringify(metric), good].join('\n'));
+        expect(points).toHaveLength(2);
+        expect(errors).toHaveLength(1);
+        expect(errors[0]!.line).toBe(2);
+        expect(errors[0]!.reason).toContain(reason);
+      }
+    });
+
+    it('refuses a field changing type against the stream it belongs to', () => {
+      const types = new FieldTypeRegistry();
+      const run = (text: string) => {
+        const points: Point[] = [];
+        const errors: DecodeError[] = [];
+        decodeTelegrafJson(
+          text,
+          { precision: 's', defaultTime: NOW, firstLine: 1, fieldTypes: types },
+          points,
+          errors,
+        );
+        return { points, errors };
+      };
+      expect(run('{"name":"m","fields":{"v":1,"s":"a"}}').errors).toEqual([]);
+      const r = run(
+        '{"name":"m","fields":{"v":"high"}}\n{"name":"m","fields":{"v":2,"s":true}}\n{"name":"m","fields":{"v":3}}',
+      );
+      expect(r.points.map((p) => p.fields.v)).toEqual([3]);
+      expect(r.errors.map((e) => e.reason)).toEqual([
+        'line 1: field "v" is string here but was float in earlier points of "m" (a TSDB refuses a field changing type)',
+        'line 2: field "s" is boolean here but was string in earlier points of "m" (a TSDB refuses a field changing type)',
+      ]);
+    });
   });
 });

@@ -1,4 +1,13 @@
 import type { DecodeError, FieldValue, Point, Precision } from '../core/types.js';
+import {
+  DEFAULT_LIMITS,
+  type DecodeLimits,
+  exceedsBytes,
+  type FieldTypeRegistry,
+  isControl,
+  limitKey,
+  typeName,
+} from './limits.js';
 
 /**
  * Influx line protocol, as InfluxData specifies it
@@ -10,7 +19,7 @@ import type { DecodeError, FieldValue, Point, Precision } from '../core/types.js
  *   field values `\"`; `\\` is one backslash everywhere; a backslash before any other character
  *   is a literal backslash.
  * - Field values: floats (`1`, `-1.5`, `1.e+78`), integers `1i` (int64), unsigned `1u` (uint64),
- *   quoted strings (at most 64 KiB), booleans t/T/true/True/TRUE and f/F/false/False/FALSE.
+ *   quoted strings, booleans t/T/true/True/TRUE and f/F/false/False/FALSE.
  *   `inf`/`nan` are rejected, as are floats that overflow to infinity.
  * - Tag keys and values must not be empty; a point needs at least one field.
  * - A repeated field key in one line: the last value wins, at the position of the first
@@ -24,6 +33,12 @@ import type { DecodeError, FieldValue, Point, Precision } from '../core/types.js
  * - Lines end at `\n` (a trailing `\r` is dropped: `\r\n` input works). Blank lines and lines
  *   starting with `#` (after leading spaces/tabs) are skipped. Newlines cannot occur inside
  *   values: the protocol does not support them.
+ * - Limits (limits.ts, config `input.limits`): line length, name and tag value sizes, tag and
+ *   field counts, string value size. Control characters (C0, DEL, C1) in the measurement, tag
+ *   keys, tag values and field keys are refused. With a FieldTypeRegistry, a field whose type
+ *   differs from the one its measurement first had is refused (InfluxDB's field type conflict).
+ * - Cost is linear in the line's bytes whatever it holds (a line of 100,000 fields included):
+ *   repeated field keys are found through a map once a line has more than a few fields.
  *
  * Two decoders with identical results (a property test holds them to it):
  * - decodeLineProtocolBytes, the hot path, works on the UTF-8 bytes of a message. Telegraf emits
@@ -77,8 +92,10 @@ const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
 const UINT64_MAX = 18446744073709551615n;
 
-/** InfluxDB's length limit for string field values. */
-const STRING_LIMIT_BYTES = 65535;
+/** Limits of the call in progress (set at the start of each decode call). */
+let lim: DecodeLimits = DEFAULT_LIMITS;
+/** Field types of the stream being decoded, when type changes are refused. */
+let fieldTypes: FieldTypeRegistry | undefined;
 
 /** Error text is cut to this many characters. */
 export const ERROR_TEXT_LIMIT = 200;
@@ -107,6 +124,8 @@ interface Layout {
   buildGeneric: FieldBuilder;
   /** The raw keys as UTF-8 bytes, for the byte fast path. */
   keyBytes: readonly (readonly number[])[];
+  /** The limits this layout was last found within (fast path: skip the check when unchanged). */
+  checked: DecodeLimits | undefined;
 }
 
 /** The measurement + tag section of a line, decoded once and shared by every point of the series. */
@@ -129,6 +148,11 @@ interface Series {
   tail: number;
   /** The next series in the same hash bucket. */
   sameHash: Series | undefined;
+  /** The limits this series was last found within. */
+  checked: DecodeLimits | undefined;
+  /** The layout last checked against `fieldTypes` (whose stamp was then `typesStamp`). */
+  typesLayout: Layout | undefined;
+  typesStamp: number;
 }
 
 /**
@@ -171,6 +195,7 @@ const EMPTY_LAYOUT: Layout = {
   uses: 0,
   buildGeneric: () => ({}),
   keyBytes: [],
+  checked: undefined,
 };
 
 /** Layouts with more fields keep the loop builder. */
@@ -183,6 +208,16 @@ const scratchRaw: string[] = [];
 const scratchKeys: string[] = [];
 const scratchCodes: number[] = [];
 const scratchValues: FieldValue[] = [];
+/** Start of each field key in the line text (for error columns). */
+const scratchPos: number[] = [];
+/**
+ * Repeated field keys in a line whose keys differ from its series' last layout: a linear scan
+ * of the keys so far for short lines, this map (key -> index) once a line passes DUP_SCAN_MAX
+ * fields, so that the check stays constant time per field however wide the line.
+ */
+const dupIndex = new Map<string, number>();
+let dupIndexUsed = false;
+const DUP_SCAN_MAX = 16;
 /**
  * Numeric values of the line, unboxed: the layout builders read numeric fields from here, so a
  * float is boxed once (into the fields object) instead of up to three times.
@@ -200,7 +235,7 @@ const LAYOUT_CACHE_LIMIT = 10_000;
 /** The shared layout of the first `count` scratch keys. */
 function internLayout(count: number): Layout {
   const rawKeys = scratchRaw.slice(0, count);
-  const inputTypes = String.fromCharCode.apply(null, scratchCodes.slice(0, count));
+  const inputTypes = codesToString(scratchCodes, count);
   const id = rawKeys.join('\n') + '\n' + inputTypes;
   let layout = layouts.get(id);
   if (layout !== undefined) return layout;
@@ -215,10 +250,20 @@ function internLayout(count: number): Layout {
     uses: 0,
     buildGeneric,
     keyBytes: rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
+    checked: undefined,
   };
   if (layouts.size >= LAYOUT_CACHE_LIMIT) layouts.clear();
   layouts.set(id, layout);
   return layout;
+}
+
+/** The first `count` char codes as a string (in slices: apply() takes a bounded argument count). */
+function codesToString(codes: readonly number[], count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i += 8192) {
+    out += String.fromCharCode.apply(null, codes.slice(i, Math.min(count, i + 8192)));
+  }
+  return out;
 }
 
 /** A layout's builder is compiled once the layout has been used this often. */
@@ -288,9 +333,11 @@ function isArrayIndex(k: string): boolean {
 
 function enumerationTypes(build: FieldBuilder, keys: readonly string[], inputTypes: string): string {
   if (!keys.some(isArrayIndex)) return inputTypes;
-  let types = '';
-  for (const k in build(keys, scratchNums)) types += inputTypes[keys.indexOf(k)];
-  return types;
+  const index = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) index.set(keys[i]!, i);
+  const codes: number[] = [];
+  for (const k in build(keys, scratchNums)) codes.push(inputTypes.charCodeAt(index.get(k)!));
+  return codesToString(codes, codes.length);
 }
 
 export interface LineProtocolOptions {
@@ -299,6 +346,10 @@ export interface LineProtocolOptions {
   defaultTime: number;
   /** 1-based number of the first line of `text`. */
   firstLine: number;
+  /** What a line may hold (default DEFAULT_LIMITS). */
+  limits?: DecodeLimits;
+  /** Refuse fields changing type against what this registry learned from the stream. */
+  fieldTypes?: FieldTypeRegistry;
 }
 
 /**
@@ -313,6 +364,8 @@ export function decodeLineProtocol(
 ): void {
   const precision = opts.precision;
   const defaultTime = opts.defaultTime;
+  lim = opts.limits ?? DEFAULT_LIMITS;
+  fieldTypes = opts.fieldTypes;
   const n = text.length;
   let lineNo = opts.firstLine;
   let pos = 0;
@@ -333,6 +386,13 @@ export function decodeLineProtocol(
     let c = text.charCodeAt(start);
     while ((c === SPACE || c === TAB) && start < end) c = text.charCodeAt(++start);
     if (start < end && c !== HASH) {
+      const bytes = end - pos > lim.maxLineBytes / 3 ? Buffer.byteLength(text.slice(pos, end)) : 0;
+      if (bytes > lim.maxLineBytes) {
+        errors.push(longLineError(text.slice(pos, pos + ERROR_TEXT_LIMIT + 1), bytes, lineNo));
+        pos = nl + 1;
+        lineNo++;
+        continue;
+      }
       try {
         const point = parseLine(text, start, end, nextBackslash < end, precision, defaultTime);
         if (point !== undefined) points.push(point);
@@ -370,6 +430,8 @@ export function decodeLineProtocolBytes(
   const dv = new DataView(buf.buffer, buf.byteOffset, n);
   const precision = opts.precision;
   const defaultTime = opts.defaultTime;
+  lim = opts.limits ?? DEFAULT_LIMITS;
+  fieldTypes = opts.fieldTypes;
   let lineNo = opts.firstLine;
   let pos = 0;
   while (pos < n) {
@@ -391,10 +453,24 @@ export function decodeLineProtocolBytes(
     }
     let nl = buf.indexOf(LF, pos);
     if (nl < 0) nl = n;
-    slowLine(buf, pos, nl, lineNo, precision, defaultTime, points, errors);
+    const bytes = nl > pos && buf[nl - 1] === CR ? nl - 1 - pos : nl - pos;
+    if (bytes > lim.maxLineBytes) {
+      // Refused unread: its cost is the newline search, whatever it holds.
+      errors.push(longLineError(buf.toString('utf8', pos, pos + ERROR_TEXT_LIMIT + 1), bytes, lineNo));
+    } else {
+      slowLine(buf, pos, nl, lineNo, precision, defaultTime, points, errors);
+    }
     pos = nl + 1;
     lineNo++;
   }
+}
+
+function longLineError(head: string, bytes: number, lineNo: number): DecodeError {
+  return {
+    line: lineNo,
+    reason: `line ${lineNo}: line of ${bytes} bytes, longer than ${limitKey('maxLineBytes')} (${lim.maxLineBytes})`,
+    text: head.length > ERROR_TEXT_LIMIT ? head.slice(0, ERROR_TEXT_LIMIT) + '…' : head,
+  };
 }
 
 /** One line through the text parser. */
@@ -520,6 +596,11 @@ function fastLine(
 
   let p = start + series.byteLength + 1;
   const layout = series.layout;
+  // Checks made once per series and layout (limits, field types) must hold for this call's.
+  if (series.checked !== lim || layout.checked !== lim) return undefined;
+  if (fieldTypes !== undefined && (series.typesLayout !== layout || series.typesStamp !== fieldTypes.stamp)) {
+    return undefined;
+  }
   const keyBytes = layout.keyBytes;
   const count = keyBytes.length;
   if (count === 0 || count > scratchNums.length) return undefined;
@@ -544,7 +625,7 @@ function fastLine(
         if (ch === BACKSLASH || ch === LF) return undefined;
         q++;
       }
-      if (q - p - 1 > STRING_LIMIT_BYTES) return undefined;
+      if (q - p - 1 > lim.maxStringBytes) return undefined;
       scratchValues[f] = buf.toString('utf8', p + 1, q);
       p = q + 1;
     } else if (code === CODE_BOOL) {
@@ -616,6 +697,7 @@ function fastLine(
       return undefined;
     }
   }
+  if (p - start > lim.maxLineBytes) return undefined;
   if (c === CR) {
     p++;
     c = p < n ? buf[p]! : LF;
@@ -822,6 +904,15 @@ function parseLine(
     if (lastSeries !== undefined) lastSeries.next = series;
   }
   lastSeries = series;
+  // A series decoded under other limits is checked against these once (by parsing it again).
+  if (series.checked !== lim) {
+    if (parseSeries(series.raw, start) === undefined) return undefined;
+    series.checked = lim;
+  }
+  if (dupIndexUsed) {
+    dupIndex.clear();
+    dupIndexUsed = false;
+  }
 
   let p = sp + 1;
   while (p < end && text.charCodeAt(p) === SPACE) p++;
@@ -838,6 +929,7 @@ function parseLine(
   let count = 0;
   for (;;) {
     let key: string;
+    const keyStart = p;
     const expected = keysOk ? rawKeys[count] : undefined;
     if (
       expected !== undefined &&
@@ -848,14 +940,17 @@ function parseLine(
       p += expected.length + 1;
     } else {
       keysOk = false;
-      const keyStart = p;
       let escaped = false;
       for (;;) {
         if (p >= end) return fail(keyStart, `missing '=' after field key ${quote(text.slice(keyStart, p))}`);
         const ch = text.charCodeAt(p);
         if (ch === EQUALS) break;
+        if (isControl(ch)) return fail(p, `control character ${charName(ch)} in a field key`);
         if (ch === BACKSLASH) {
           escaped = true;
+          if (p + 1 < end && isControl(text.charCodeAt(p + 1))) {
+            return fail(p + 1, `control character ${charName(text.charCodeAt(p + 1))} in a field key`);
+          }
           p += 2;
           if (p > end) p = end;
           continue;
@@ -873,6 +968,12 @@ function parseLine(
       if (p === keyStart) return fail(p, 'missing field key');
       const raw = text.slice(keyStart, p);
       key = escaped ? unescapeKey(raw) : raw;
+      if (exceedsBytes(key, lim.maxNameBytes)) {
+        return fail(
+          keyStart,
+          `field key ${quote(key)} longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`,
+        );
+      }
       scratchRaw[count] = raw;
       p++;
     }
@@ -897,8 +998,11 @@ function parseLine(
         q++;
       }
       value = escaped ? unescapeString(text, p + 1, q) : text.slice(p + 1, q);
-      if (q - p > STRING_LIMIT_BYTES / 3 && Buffer.byteLength(value) > STRING_LIMIT_BYTES) {
-        return fail(valueStart, `string value for field ${quote(key)} longer than 64 KiB`);
+      if (q - p > lim.maxStringBytes / 3 && exceedsBytes(value, lim.maxStringBytes)) {
+        return fail(
+          valueStart,
+          `string value of field ${quote(key)} longer than ${limitKey('maxStringBytes')} (${lim.maxStringBytes} bytes)`,
+        );
       }
       code = CODE_STRING;
       p = q + 1;
@@ -937,23 +1041,36 @@ function parseLine(
     if (!keysOk) {
       // A repeated key: the last value wins, at the first occurrence's position; repeated with
       // another type the line is rejected (InfluxDB TSM semantics).
-      for (let k = 0; k < count; k++) {
-        if (scratchKeys[k] === key) {
-          if (scratchCodes[k] !== code) {
-            return fail(keyStartOf(text, valueStart), `field ${quote(key)} repeated with another type`);
+      if (count <= DUP_SCAN_MAX) {
+        for (let k = 0; k < count; k++) {
+          if (scratchKeys[k] === key) {
+            at = k;
+            break;
           }
-          at = k;
-          break;
         }
+      } else {
+        if (!dupIndexUsed) {
+          for (let k = 0; k < count; k++) dupIndex.set(scratchKeys[k]!, k);
+          dupIndexUsed = true;
+        }
+        at = dupIndex.get(key) ?? count;
+      }
+      if (at < count && scratchCodes[at] !== code) {
+        return fail(keyStartOf(text, valueStart), `field ${quote(key)} repeated with another type`);
       }
     }
     scratchValues[at] = value;
     if (typeof value === 'number') scratchNums[at] = value;
     else if (typeof value === 'bigint') hasBig = true;
     if (at === count) {
+      if (count >= lim.maxFields) {
+        return fail(keyStart, `more than ${lim.maxFields} fields (${limitKey('maxFields')})`);
+      }
       scratchKeys[count] = key;
       scratchCodes[count] = code;
+      scratchPos[count] = keyStart;
       if (keysOk) scratchRaw[count] = expected!;
+      if (dupIndexUsed) dupIndex.set(key, count);
       count++;
     }
 
@@ -972,6 +1089,18 @@ function parseLine(
   if (!(keysOk && typesOk && count === keys.length)) {
     used = internLayout(count);
     series.layout = used;
+  }
+  if (used.checked !== lim) {
+    // Fields were counted above; the keys of a layout decoded under other limits are checked here.
+    for (let i = 0; i < count; i++) {
+      if (exceedsBytes(used.keys[i]!, lim.maxNameBytes)) {
+        return fail(
+          scratchPos[i]!,
+          `field key ${quote(used.keys[i]!)} longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`,
+        );
+      }
+    }
+    used.checked = lim;
   }
   if (hasBig || count > scratchNums.length) {
     fields = used.buildGeneric(scratchValues, scratchNums);
@@ -1042,6 +1171,20 @@ function parseLine(
     }
   }
 
+  if (fieldTypes !== undefined && (series.typesLayout !== used || series.typesStamp !== fieldTypes.stamp)) {
+    const bad = fieldTypes.check(series.measurement, used.keys, used.inputTypes);
+    if (bad >= 0) {
+      const k = used.keys[bad]!;
+      return fail(
+        scratchPos[bad]!,
+        `field ${quote(k)} is ${typeName(used.inputTypes.charCodeAt(bad))} here but was ` +
+          `${typeName(fieldTypes.known(series.measurement, k) ?? 0)} in earlier points of ` +
+          `${quote(series.measurement)} (a TSDB refuses a field changing type)`,
+      );
+    }
+    series.typesLayout = used;
+    series.typesStamp = fieldTypes.stamp;
+  }
   return { measurement: series.measurement, tags: series.tags, fields, types, time, nanos };
 }
 
@@ -1080,17 +1223,22 @@ function parseSeries(s: string, offset: number): Series | undefined {
     if (ch === COMMA) break;
     if (ch === BACKSLASH) {
       escaped = true;
-      i += 2;
-      continue;
+      i++;
+      if (i >= n) break;
     }
+    if (isControl(s.charCodeAt(i))) return controlIn(s, i, offset, 'the measurement');
     i++;
   }
   if (i > n) i = n;
   if (i === 0) return fail(offset, 'missing measurement');
   const measurement = escaped ? unescapeMeasurement(s.slice(0, i)) : s.slice(0, i);
+  if (exceedsBytes(measurement, lim.maxNameBytes)) {
+    return fail(offset, `measurement longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`);
+  }
   if (i >= n) return newSeries(s, measurement, EMPTY_TAGS);
 
   const tags: Record<string, string> = {};
+  let tagCount = 0;
   while (i < n) {
     // s[i] is a comma
     i++;
@@ -1117,13 +1265,20 @@ function parseSeries(s: string, offset: number): Series | undefined {
       }
       if (ch === BACKSLASH) {
         escaped = true;
-        i += 2;
-        continue;
+        i++;
+        if (i >= n) continue;
       }
+      if (isControl(s.charCodeAt(i))) return controlIn(s, i, offset, 'a tag key');
       i++;
     }
     if (i === keyStart) return fail(offset + i, 'missing tag key');
     const key = escaped ? unescapeKey(s.slice(keyStart, i)) : s.slice(keyStart, i);
+    if (exceedsBytes(key, lim.maxNameBytes)) {
+      return fail(
+        offset + keyStart,
+        `tag key ${quote(key)} longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`,
+      );
+    }
     i++;
     const valueStart = i;
     escaped = false;
@@ -1135,17 +1290,37 @@ function parseSeries(s: string, offset: number): Series | undefined {
       }
       if (ch === BACKSLASH) {
         escaped = true;
-        i += 2;
-        continue;
+        i++;
+        if (i >= n) break;
       }
+      if (isControl(s.charCodeAt(i))) return controlIn(s, i, offset, `the value of tag ${quote(key)}`);
       i++;
     }
     if (i > n) i = n;
     if (i === valueStart) return fail(offset + valueStart, `missing value for tag ${quote(key)}`);
     if (Object.hasOwn(tags, key)) return fail(offset + keyStart, `duplicate tag key ${quote(key)}`);
-    setTag(tags, key, escaped ? unescapeKey(s.slice(valueStart, i)) : s.slice(valueStart, i));
+    if (++tagCount > lim.maxTags) {
+      return fail(offset + keyStart, `more than ${lim.maxTags} tags (${limitKey('maxTags')})`);
+    }
+    const value = escaped ? unescapeKey(s.slice(valueStart, i)) : s.slice(valueStart, i);
+    if (exceedsBytes(value, lim.maxTagValueBytes)) {
+      return fail(
+        offset + valueStart,
+        `value of tag ${quote(key)} longer than ${limitKey('maxTagValueBytes')} (${lim.maxTagValueBytes} bytes)`,
+      );
+    }
+    setTag(tags, key, value);
   }
   return newSeries(s, measurement, Object.freeze(tags));
+}
+
+function controlIn(s: string, i: number, offset: number, where: string): undefined {
+  return fail(offset + i, `control character ${charName(s.charCodeAt(i))} in ${where}`);
+}
+
+/** U+0000 style name of a character, for messages. */
+function charName(c: number): string {
+  return `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 function newSeries(raw: string, measurement: string, tags: Readonly<Record<string, string>>): Series {
@@ -1159,6 +1334,9 @@ function newSeries(raw: string, measurement: string, tags: Readonly<Record<strin
     words: [],
     tail: 0,
     sameHash: undefined,
+    checked: lim,
+    typesLayout: undefined,
+    typesStamp: 0,
   };
 }
 
