@@ -42,6 +42,10 @@ export class ApiMetrics {
       'converge_malformed_lines_total',
       'Input lines that could not be decoded (sent to the dead-letter topic)',
     );
+    counter(
+      'converge_tsdb_refused_points_total',
+      'Points the TSDB refused for good (HTTP 400/413/422 for that line), sent to the dead-letter topic',
+    );
     gauge('converge_points_in_flight', 'Decoded points waiting for the TSDB to acknowledge them');
     gauge('converge_consumer_lag_messages', 'Kafka consumer lag per partition', ['partition']);
     gauge('converge_watermark_seconds', 'Event-time watermark (Unix seconds)');
@@ -77,6 +81,7 @@ export class ApiMetrics {
   private apply(s: EngineStats): void {
     if (s.points !== undefined) this.total('converge_points_total', {}, s.points);
     if (s.malformed !== undefined) this.total('converge_malformed_lines_total', {}, s.malformed);
+    if (s.tsdbRefused !== undefined) this.total('converge_tsdb_refused_points_total', {}, s.tsdbRefused);
     if (s.inFlightPoints !== undefined) this.gauges.converge_points_in_flight!.set(s.inFlightPoints);
     if (s.consumerLag !== undefined) {
       this.gauges.converge_consumer_lag_messages!.reset(); // partitions taken away by a rebalance go

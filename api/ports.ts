@@ -149,6 +149,8 @@ export interface EngineStats {
   points?: number;
   /** Malformed lines sent to the dead-letter topic. */
   malformed?: number;
+  /** Points the TSDB refused for good, sent to the dead-letter topic. */
+  tsdbRefused?: number;
   /** Decoded points held until the TSDB acknowledges them (bounded by kafka.maxInFlightPoints). */
   inFlightPoints?: number;
   /** Kafka consumer lag (messages) per partition key, when the consumer reports it. */

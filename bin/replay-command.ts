@@ -3,9 +3,10 @@ import type { Config } from '../core/config.js';
 import type { DecodeError, Level } from '../core/types.js';
 import { parseAlertLines } from '../correlate/alerts.js';
 import { renderIncidentEvent } from '../correlate/render.js';
-import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
+import { buildEngine, decodeSettings, influxSinkFromConfig } from '../engine/build.js';
 import type { Pipeline } from '../engine/pipeline.js';
 import { type ReplayProgress, type ReplaySummary, replay } from '../engine/replay.js';
+import { escapeForTerminal } from '../ingest/limits.js';
 import type { PointSink } from '../ingest/sink.js';
 import { alertJsonLine } from '../rules/alert-json.js';
 import type { TopologyGraph } from '../topology/graph.js';
@@ -53,6 +54,7 @@ export async function runReplay(
     summary = await replay(file === '-' ? process.stdin : file!, engine.pipeline, {
       format,
       precision: opts.precision ?? config.input.precision,
+      ...decodeSettings(config),
       sink,
       onError: errors.report,
       onProgress: opts.quiet ? undefined : progressLine,
@@ -67,7 +69,9 @@ export async function runReplay(
   } else {
     const e = summary.entities;
     process.stdout.write(
-      `${summary.points} points, ${summary.malformed} malformed lines, ${summary.series} series; ` +
+      `${summary.points} points, ${summary.malformed} malformed lines, ` +
+        (summary.refused > 0 ? `${summary.refused} refused by the TSDB, ` : '') +
+        `${summary.series} series; ` +
         `entities: ${e.idc} idc, ${e.rack} racks, ${e.host} hosts, ${e.container} containers, ${e.app} apps; ` +
         `${summary.alerts} alert state changes, ${summary.incidents} incidents; ${summary.wallMs} ms` +
         (rejectedRecords > 0 ? `; ${rejectedRecords} topology records rejected` : '') +
@@ -99,6 +103,7 @@ function replayAlerts(path: string, pipeline: Pipeline, errors: ErrorReporter): 
   return {
     points: 0,
     malformed: parsed.errors.length,
+    refused: 0,
     series: 0,
     entities: pipeline.topology.counts() as Record<Level, number>,
     alerts: stats.alerts,
@@ -124,9 +129,9 @@ async function loadTopology(
     }
     rejected += problems.length;
     if (!quiet) {
-      for (const p of problems.slice(0, 20)) process.stderr.write(p + '\n');
+      for (const p of problems.slice(0, 20)) process.stderr.write(escapeForTerminal(p) + '\n');
       if (problems.length > 20)
-        process.stderr.write(`${file}: ${problems.length - 20} more rejected records\n`);
+        process.stderr.write(`${escapeForTerminal(file)}: ${problems.length - 20} more rejected records\n`);
     }
   }
   return rejected;
@@ -147,7 +152,10 @@ function progressLine(p: ReplayProgress): void {
   );
 }
 
-/** Prints rejected lines on stderr, the first `limit` of them, then a count. */
+/**
+ * Prints rejected lines on stderr, the first `limit` of them, then a count. What comes from the
+ * input (reasons quote it) is escaped: no control character reaches the terminal.
+ */
 export class ErrorReporter {
   private shown = 0;
   private total = 0;
@@ -168,14 +176,14 @@ export class ErrorReporter {
       this.shown++;
       const prefix = `line ${e.line}: `;
       const reason = e.reason.startsWith(prefix) ? e.reason.slice(prefix.length) : e.reason;
-      process.stderr.write(`${this.source}:${e.line}: ${reason}\n`);
+      process.stderr.write(escapeForTerminal(`${this.source}:${e.line}: ${reason}`) + '\n');
     }
   };
 
   async close(): Promise<void> {
     if (this.total > this.shown && this.limit > 0) {
       process.stderr.write(
-        `${this.source}: ${this.total - this.shown} more rejected line(s) not shown` +
+        `${escapeForTerminal(this.source)}: ${this.total - this.shown} more rejected line(s) not shown` +
           (this.out ? '' : ' (--errors-out FILE writes them all)') +
           '\n',
       );

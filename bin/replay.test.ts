@@ -92,3 +92,124 @@ describe('converge replay', () => {
     expect(r.stderr).toContain('input: unknown key fromat');
   });
 });
+
+describe('converge replay on hostile input (issue 10)', () => {
+  const HOST = 'cpu,host=h1,dc=d1,rack=r1';
+  /** Good Telegraf-style lines at seconds 1..n (event time 2024-01-01). */
+  const good = (n: number, from = 1) =>
+    Array.from({ length: n }, (_, i) => `${HOST} usage_idle=${50 + i} ${1704067200 + from + i}000000000`);
+  const write = (name: string, data: string | Buffer) => {
+    const file = join(dir, name);
+    writeFileSync(file, data);
+    return file;
+  };
+  const wide = (n: number, numericKeys: boolean) =>
+    `wide,host=h1 ${Array.from({ length: n }, (_, i) => `${numericKeys ? '' : 'f'}${i}=${i}.5`).join(',')} 1704067200000000000`;
+  /** No control character but the line ends reaches the terminal. */
+  const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+
+  it('decodes lines of 100,000 fields in linear time when the limits allow them', () => {
+    // Before: 42 s for the first line and 105 s for the second (a linear scan per field).
+    const file = write(
+      'wide.lp',
+      [...good(2), wide(100_000, false), wide(100_000, true), ...good(2, 3)].join('\n'),
+    );
+    const cfg = write('wide.yaml', 'input:\n  limits: { maxFields: 100000, maxLineBytes: 4194304 }\n');
+    const t0 = Date.now();
+    const r = converge(['replay', file, '--config', cfg, '--summary-json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.last)).toMatchObject({ points: 6, malformed: 0, series: 2 });
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('refuses what a TSDB would refuse or mangle, naming the limit, and keeps every good line', () => {
+    const long = `${HOST} s="${'x'.repeat(300_000)}" 1704067203000000000`;
+    const file = write(
+      'limits.lp',
+      [
+        ...good(2),
+        long, // line 3: over 256 KiB (victoria-metrics' limit)
+        `cpu,host=h1,cmdline=${'a'.repeat(2000)} usage_idle=1 1704067204000000000`, // line 4: tag value over 1 KiB
+        `${HOST},${Array.from({ length: 30 }, (_, i) => `t${i}=v`).join(',')} usage_idle=1 1704067205000000000`,
+        wide(600, false), // line 6: more fields than InfluxDB 3 has columns
+        `${HOST} usage_idle="high" 1704067206000000000`, // line 7: a float field turned string
+        ...good(2, 8),
+      ].join('\n'),
+    );
+    const r = converge(['replay', file, '--summary-json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.last)).toMatchObject({ points: 4, malformed: 5 });
+    const at = (line: number) => r.stderr.split('\n').find((l) => l.startsWith(`${file}:${line}: `)) ?? '';
+    expect(at(3)).toContain(`line of ${long.length} bytes, longer than input.limits.maxLineBytes (262144)`);
+    expect(at(4)).toContain("value of tag 'cmdline' longer than input.limits.maxTagValueBytes (1024 bytes)");
+    expect(at(5)).toContain('more than 29 tags (input.limits.maxTags)');
+    expect(at(6)).toContain('more than 499 fields (input.limits.maxFields)');
+    expect(at(7)).toContain("field 'usage_idle' is string here but was float in earlier points of 'cpu'");
+    // The limits are the config's.
+    const cfg = write(
+      'loose.yaml',
+      'input:\n  limits: { maxTagValueBytes: 4096, maxTags: 40, fieldTypeChanges: accept }\n',
+    );
+    const loose = converge(['replay', file, '--config', cfg, '--summary-json', '--quiet']);
+    expect(JSON.parse(loose.last)).toMatchObject({ points: 7, malformed: 2 });
+  });
+
+  it('a deeply nested JSON line is refused on its own line; its neighbours are kept', () => {
+    // Before: describing it overflowed the stack; the whole chunk was lost, reported on line 1.
+    const metric = (t: number) =>
+      JSON.stringify({
+        name: 'cpu',
+        tags: { host: 'h1' },
+        fields: { usage_idle: t },
+        timestamp: 1704067200 + t,
+      });
+    const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+    const file = write('deep.jsonl', [metric(1), metric(2), deep, metric(4)].join('\n'));
+    const r = converge(['replay', file, '--format', 'json', '--summary-json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.last)).toMatchObject({ points: 3, malformed: 1 });
+    expect(r.stderr).toContain(
+      `${file}:3: JSON nested deeper than input.limits.maxJsonDepth (32 levels) at column 33`,
+    );
+  });
+
+  it('refuses invalid UTF-8 and control characters in names, drops a leading BOM', () => {
+    const file = write(
+      'bytes.lp',
+      Buffer.concat([
+        Buffer.from([0xef, 0xbb, 0xbf]), // the BOM of an editor, before line 1
+        Buffer.from(`${good(1)[0]}\n`),
+        Buffer.from('cpu,host=h'),
+        Buffer.from([0xc3, 0x28]), // line 2: not UTF-8
+        Buffer.from(' usage_idle=1 1704067202000000000\n'),
+        Buffer.from('cpu\u0000,host=h1 usage_idle=1 1704067203000000000\n'), // line 3: NUL
+        Buffer.from(`${good(1, 4)[0]}\n`),
+      ]),
+    );
+    const r = converge(['replay', file, '--summary-json']);
+    expect(r.status).toBe(0);
+    // One series: before, the BOM made line 1 a series of its own ("\uFEFFcpu").
+    expect(JSON.parse(r.last)).toMatchObject({ points: 2, malformed: 2, series: 1 });
+    expect(r.stderr).toContain(`${file}:2: invalid UTF-8 (byte 0xC3) at column 11`);
+    expect(r.stderr).toContain(`${file}:3: control character U+0000 in the measurement at column 4`);
+  });
+
+  it('never prints control characters from the input to the terminal', () => {
+    const file = write(
+      'escapes.jsonl',
+      [
+        '\u001b[2J\u001b[31mgotcha', // invalid JSON: the parser's message quotes it
+        '{"name":"m\u009b31m","fields":{"v":1}}', // a C1 control (CSI) in a name
+        '{"name":"\u202eevil","fields":{"v":"\u0007"}}', // a raw BEL: invalid JSON, quoted with the RLO
+      ].join('\n'),
+    );
+    const r = converge(['replay', file, '--format', 'json']);
+    expect(r.status).toBe(0);
+    const shown = r.stderr.split('\n').filter((l) => l.startsWith(`${file}:`));
+    expect(shown).toHaveLength(3);
+    for (const l of shown) expect(l).not.toMatch(RAW_CONTROL);
+    expect(r.stderr).not.toMatch(RAW_CONTROL);
+    expect(shown[0]).toContain('\\u001b');
+    expect(r.stderr).not.toContain('\u202e');
+  });
+});

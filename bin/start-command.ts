@@ -1,6 +1,6 @@
 import { type Config, correlationMode } from '../core/config.js';
 import { createLogger } from '../core/log.js';
-import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
+import { buildEngine, decodeSettings, influxSinkFromConfig } from '../engine/build.js';
 import { hotReloadRules } from '../engine/rules-reload.js';
 import { serveEngine } from '../engine/serve.js';
 import { createKafka, kafkaStartFailure } from '../ingest/kafka/client.js';
@@ -59,6 +59,7 @@ export async function runStart(
     partitions: kafkaConfig.partitions,
     format: config.input.format,
     precision: config.input.precision,
+    ...decodeSettings(config),
     sink,
     maxInFlightPoints: kafkaConfig.maxInFlightPoints,
     onPoints: (points) => {
@@ -101,7 +102,13 @@ export async function runStart(
       const c = consumer.stats();
       // The broker unreachable: the scrape goes on without the lag figures.
       const consumerLag = await consumer.lag().catch(() => undefined);
-      return { points: c.points, malformed: c.malformed, inFlightPoints: c.inFlightPoints, consumerLag };
+      return {
+        points: c.points,
+        malformed: c.malformed,
+        tsdbRefused: c.refused,
+        inFlightPoints: c.inFlightPoints,
+        consumerLag,
+      };
     },
   });
   log.info({ url: serving.url }, 'API listening');

@@ -6,7 +6,19 @@ describe('config', () => {
     const c = parseConfig({});
     expect(c.kafka).toBeUndefined();
     expect(c.tsdb).toBeUndefined();
-    expect(c.input).toEqual({ format: 'lp' }); // precision by format: ns for lp, s for json
+    expect(c.input).toEqual({
+      format: 'lp', // precision by format: ns for lp, s for json
+      limits: {
+        maxLineBytes: 262_144,
+        maxNameBytes: 256,
+        maxTagValueBytes: 1024,
+        maxTags: 29,
+        maxFields: 499,
+        maxStringBytes: 65_535,
+        maxJsonDepth: 32,
+        fieldTypeChanges: 'refuse',
+      },
+    });
     expect(c.topology.ttl).toBe(900_000);
     expect(c.api).toMatchObject({ host: '127.0.0.1', port: 8080, tokens: [] });
     expect(c.notify).toBeUndefined();

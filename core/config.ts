@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ApiConfigSchema } from '../api/config.js';
+import { LimitsConfigSchema } from '../ingest/limits.js';
 import { NotifyConfigSchema } from '../notify/config.js';
 import { durationSchema as duration } from './schema.js';
 
@@ -128,8 +129,10 @@ export const ConfigSchema = z.strictObject({
        * default), s for Telegraf JSON (its serializer's json_timestamp_units default).
        */
       precision: z.enum(['ns', 'us', 'ms', 's']).optional(),
+      /** What a line may hold (ingest/limits.ts; README "Input limits"). */
+      limits: LimitsConfigSchema.prefault({}),
     })
-    .default({ format: 'lp' }),
+    .prefault({}),
   kafka: KafkaSection.optional(),
   tsdb: TsdbSection.optional(),
   redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port') }).optional(),

@@ -1,6 +1,7 @@
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import { Correlator } from '../correlate/correlator.js';
+import { type DecodeLimits, limitsFromConfig } from '../ingest/limits.js';
 import { InfluxPointSink } from '../ingest/tsdb/influx-writer.js';
 import { DetectionEngine } from '../rules/engine.js';
 import { defaultRulesDir, formatRuleError, loadRules } from '../rules/load.js';
@@ -76,6 +77,14 @@ export function buildEngine(
     options.listeners,
   );
   return { topology, detection, correlator, pipeline, rulesDir };
+}
+
+/** How the config's `input` section has metrics decoded (every consumer and replay alike). */
+export function decodeSettings(config: Config): { limits: DecodeLimits; refuseFieldTypeChanges: boolean } {
+  return {
+    limits: limitsFromConfig(config.input.limits),
+    refuseFieldTypeChanges: config.input.limits.fieldTypeChanges === 'refuse',
+  };
 }
 
 /** The TSDB writer for the config's `tsdb` section. */

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { DecodeError, InputFormat, Level, Point, Precision } from '../core/types.js';
-import { decodeBuffer } from '../ingest/decode.js';
+import { decodeBuffer, lineOfPoint } from '../ingest/decode.js';
+import { type DecodeLimits, FieldTypeRegistry } from '../ingest/limits.js';
 import type { PointSink } from '../ingest/sink.js';
 import type { Pipeline } from './pipeline.js';
 
@@ -16,7 +17,14 @@ export interface ReplayOptions {
   precision?: Precision;
   /** Where durable points go (a TSDB when the config names one); none: points are only counted. */
   sink?: PointSink;
-  /** Called for each rejected line (already numbered within the whole input). */
+  /** What a line may hold (config `input.limits`); default DEFAULT_LIMITS. */
+  limits?: DecodeLimits;
+  /** Refuse a field changing type within its measurement (InfluxDB's rule). Default true. */
+  refuseFieldTypeChanges?: boolean;
+  /**
+   * Called for each rejected line (already numbered within the whole input): refused by the
+   * decoder, or by the TSDB (reason `line N: refused by the TSDB: ...`; N is 0 for JSON input).
+   */
   onError?: (error: DecodeError) => void;
   /** Called about every `progressEveryMs` of wall time on long inputs. */
   onProgress?: (p: ReplayProgress) => void;
@@ -38,6 +46,8 @@ export interface ReplayProgress {
 export interface ReplaySummary {
   points: number;
   malformed: number;
+  /** Points the TSDB refused for good (only with a TSDB sink). */
+  refused: number;
   series: number;
   entities: Record<Level, number>;
   alerts: number;
@@ -66,15 +76,20 @@ export async function replay(
   let line = 1;
   let points = 0;
   let malformed = 0;
+  let refused = 0;
   let bytes = 0;
   let newest: number | undefined;
+  const fieldTypes = options.refuseFieldTypeChanges === false ? undefined : new FieldTypeRegistry();
 
   const consume = async (text: Buffer): Promise<void> => {
+    const firstLine = line;
     const res = decodeBuffer(text, options.format, {
       precision: options.precision,
-      firstLine: line,
+      firstLine,
       documentLines: true,
       defaultTime: newest ?? Date.now(),
+      limits: options.limits,
+      fieldTypes,
     });
     line += countLines(text);
     malformed += res.errors.length;
@@ -83,7 +98,13 @@ export async function replay(
     if (batch.length === 0) return;
     points += batch.length;
     series.addAll(batch);
-    if (options.sink) await options.sink.write(batch);
+    if (options.sink) {
+      await options.sink.write(batch, (r) => {
+        refused++;
+        const at = options.format === 'lp' ? lineOfPoint(text, res.errors, r.index, firstLine) : 0;
+        options.onError?.({ line: at, reason: `line ${at}: refused by the TSDB: ${r.reason}`, text: r.line });
+      });
+    }
     pipeline.accept(batch);
     pipeline.advance();
     const t = pipeline.stats().maxEventTime;
@@ -123,6 +144,7 @@ export async function replay(
   return {
     points,
     malformed,
+    refused,
     series: series.size,
     entities: pipeline.topology.counts(),
     alerts: stats.alerts,

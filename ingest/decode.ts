@@ -241,15 +241,20 @@ function mergeByLine(a: DecodeError[], b: DecodeError[]): DecodeError[] {
 }
 
 /**
- * The 1-based line of a line-protocol message that became its `index`-th point (0-based), given
- * the message's decode errors: lines are counted the way the decoder does (blank lines and
- * comments make no point, refused lines neither). 0 when there is no such line. For mapping a
- * point a TSDB refused back to its input line; linear in the message.
+ * The line of a line-protocol message (numbered from `firstLine`) that became its `index`-th point
+ * (0-based), given the message's decode errors: lines are counted the way the decoder does
+ * (blank lines and comments make no point, refused lines neither). 0 when there is no such line.
+ * For mapping a point a TSDB refused back to its input line; linear in the message.
  */
-export function lineOfPoint(value: Uint8Array, errors: readonly DecodeError[], index: number): number {
+export function lineOfPoint(
+  value: Uint8Array,
+  errors: readonly DecodeError[],
+  index: number,
+  firstLine = 1,
+): number {
   const n = value.length;
   let pos = 0;
-  let line = 1;
+  let line = firstLine;
   let e = 0;
   let seen = 0;
   while (pos < n) {
@@ -269,7 +274,7 @@ export function lineOfPoint(value: Uint8Array, errors: readonly DecodeError[], i
 
 function isBlankOrComment(b: Uint8Array, from: number, to: number): boolean {
   let i = from;
-  // A byte order mark at the start of the message is no part of the first line.
+  // A byte order mark at the start of the input is no part of the first line.
   if (from === 0 && to >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
   while (i < to && (b[i] === 32 || b[i] === 9)) i++;
   if (i >= to || b[i] === 35) return true;

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * What the decoders accept, aligned with what the TSDBs behind Converge store, so that a line
  * the TSDB would refuse or silently mangle is refused here instead, with a reason, and goes to
@@ -141,4 +143,48 @@ export function escapeForTerminal(s: string): string {
       return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
     },
   );
+}
+
+/**
+ * The `input.limits` section of the config file (mounted in core/config.ts). Every key is
+ * optional; the defaults are DEFAULT_LIMITS.
+ *
+ * ```yaml
+ * input:
+ *   limits: { maxLineBytes: 262144, maxTagValueBytes: 16384, fieldTypeChanges: refuse }
+ * ```
+ */
+export const LimitsConfigSchema = z.strictObject({
+  maxLineBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1 << 30)
+    .default(DEFAULT_LIMITS.maxLineBytes),
+  maxNameBytes: z.number().int().min(1).max(65_535).default(DEFAULT_LIMITS.maxNameBytes),
+  maxTagValueBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 20)
+    .default(DEFAULT_LIMITS.maxTagValueBytes),
+  maxTags: z.number().int().min(0).max(100_000).default(DEFAULT_LIMITS.maxTags),
+  maxFields: z.number().int().min(1).max(10_000_000).default(DEFAULT_LIMITS.maxFields),
+  maxStringBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 30)
+    .default(DEFAULT_LIMITS.maxStringBytes),
+  maxJsonDepth: z.number().int().min(4).max(10_000).default(DEFAULT_LIMITS.maxJsonDepth),
+  /** `refuse`: a field changing type within its measurement is refused (InfluxDB's rule). */
+  fieldTypeChanges: z.enum(['refuse', 'accept']).default('refuse'),
+});
+
+export type LimitsConfig = z.output<typeof LimitsConfigSchema>;
+
+/** The decoder limits of a parsed `input.limits` section. */
+export function limitsFromConfig(c: LimitsConfig): DecodeLimits {
+  const { fieldTypeChanges: _, ...limits } = c;
+  return limits;
 }

@@ -16,7 +16,7 @@ import type { MessageSource, SourceBatch } from '../../ingest/kafka/source.js';
 import { TopologyFeed } from '../../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../../ingest/sink.js';
 import type { TopologyGraph } from '../../topology/graph.js';
-import { buildDetection } from '../build.js';
+import { buildDetection, decodeSettings } from '../build.js';
 import { Pipeline } from '../pipeline.js';
 import { hotReloadRules } from '../rules-reload.js';
 import { serveEngine } from '../serve.js';
@@ -163,6 +163,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
     deadLetters: new KafkaDeadLetterSink({ kafka, topic: topics.dlq }),
     format: config.input.format,
     precision: config.input.precision,
+    ...decodeSettings(config),
     maxInFlightPoints: kafkaConfig.maxInFlightPoints,
     onPoints: (points) => {
       clock.observe(points);
@@ -215,7 +216,13 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
       const c = consumer.stats();
       // The broker unreachable: the scrape goes on without the lag figures.
       const consumerLag = await metricsSource.lag().catch(() => undefined);
-      return { points: c.points, malformed: c.malformed, inFlightPoints: c.inFlightPoints, consumerLag };
+      return {
+        points: c.points,
+        malformed: c.malformed,
+        tsdbRefused: c.refused,
+        inFlightPoints: c.inFlightPoints,
+        consumerLag,
+      };
     },
   });
   log.info({ url: serving.url, instance }, 'API listening');

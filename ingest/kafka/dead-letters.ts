@@ -1,14 +1,18 @@
 import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { DecodeError, InputFormat } from '../../core/types.js';
+import type { RefusedLine } from '../sink.js';
 import { ensureTopics } from './client.js';
 import type { DeadLetter, DeadLetterSink, SourceMessage } from './source.js';
 
 /**
  * Header names of a dead letter in Kafka. The value is the offending line's exact bytes.
- * `dlq-error` carries the decoder's reason ("line 3: invalid field value ... at column 17").
+ * `dlq-error` carries the reason ("line 3: invalid field value ... at column 17", or for a point
+ * the TSDB refused "line 3: refused by the TSDB: HTTP 400: ..."); `dlq-stage` says which:
+ * `decode` or `tsdb`.
  */
 export const DLQ_HEADERS = {
   error: 'dlq-error',
+  stage: 'dlq-stage',
   sourceTopic: 'dlq-source-topic',
   sourcePartition: 'dlq-source-partition',
   sourceOffset: 'dlq-source-offset',
@@ -87,9 +91,49 @@ function parsesAsJson(value: Buffer): boolean {
   }
 }
 
+/**
+ * The dead letter of a point the TSDB refused for good: the value is its input line (`line`, 1-based
+ * in the message) when known, else the line as it was sent to the TSDB (line 0).
+ */
+export function refusedLetter(
+  message: SourceMessage,
+  format: InputFormat,
+  line: number,
+  refused: RefusedLine,
+): DeadLetter {
+  const input = line > 0 ? lineAt(message.value ?? Buffer.alloc(0), line) : undefined;
+  return {
+    value: input ?? Buffer.from(refused.line, 'utf8'),
+    key: message.key,
+    reason: `line ${line}: refused by the TSDB: ${refused.reason}`,
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    line,
+    contentType: CONTENT_TYPES[input === undefined ? 'lp' : format],
+    timestamp: message.timestamp,
+    stage: 'tsdb',
+  };
+}
+
+/** The bytes of line `lineNo` (1-based) of `value`, without its line end; undefined past the end. */
+function lineAt(value: Buffer, lineNo: number): Buffer | undefined {
+  let start = 0;
+  for (let n = 1; n < lineNo; n++) {
+    const nl = value.indexOf(10, start);
+    if (nl < 0) return undefined;
+    start = nl + 1;
+  }
+  const nl = value.indexOf(10, start);
+  let end = nl < 0 ? value.length : nl;
+  if (end > start && value[end - 1] === 13) end--;
+  return value.subarray(start, end);
+}
+
 export function deadLetterHeaders(d: DeadLetter): IHeaders {
   return {
     [DLQ_HEADERS.error]: d.reason,
+    [DLQ_HEADERS.stage]: d.stage ?? 'decode',
     [DLQ_HEADERS.sourceTopic]: d.topic,
     [DLQ_HEADERS.sourcePartition]: String(d.partition),
     [DLQ_HEADERS.sourceOffset]: d.offset,

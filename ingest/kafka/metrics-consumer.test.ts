@@ -1,13 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../core/config.js';
 import type { Point } from '../../core/types.js';
 import { FleetGenerator } from '../../scripts/produce-metrics.js';
-import type { PointSink } from '../sink.js';
+import type { PointSink, RefusedHandler } from '../sink.js';
 import { InfluxPointSink, type RawLineSink } from '../tsdb/influx-writer.js';
 import { MemorySeriesStore } from '../tsdb/memory-store.js';
 import { InProcessBus } from './bus.js';
-import { MemoryDeadLetterSink } from './dead-letters.js';
+import { DLQ_HEADERS, deadLetterHeaders, MemoryDeadLetterSink } from './dead-letters.js';
 import { MetricsConsumer } from './metrics-consumer.js';
+import type { DeadLetter, DeadLetterSink, SourceBatch } from './source.js';
 
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
   const t0 = Date.now();
@@ -340,5 +343,230 @@ describe('MetricsConsumer on the in-process bus', () => {
       [batchDoc, 2, 'application/json'],
       ['{not json', 2, 'application/json'],
     ]);
+  });
+
+  describe('points the TSDB refuses', () => {
+    let server: Server | undefined;
+    afterEach(async () => {
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+      server = undefined;
+    });
+
+    /** An InfluxDB v2 write endpoint that refuses (400, victoria-metrics style) any body holding `poison`. */
+    async function tsdb(stored: string[]): Promise<string> {
+      server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const body = Buffer.concat(chunks).toString();
+          if (body.includes('poison')) {
+            res.writeHead(400, { 'content-type': 'text/plain' });
+            res.end('remoteAddr: "127.0.0.1:9"; requestURI: /api/v2/write; cannot parse poison');
+            return;
+          }
+          for (const l of body.split('\n')) if (l !== '') stored.push(l);
+          res.writeHead(204);
+          res.end();
+        });
+      });
+      await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+
+    /** Holds every publish until released, so that the test can see nothing is committed before. */
+    class GatedDeadLetters implements DeadLetterSink {
+      readonly letters: DeadLetter[] = [];
+      open = false;
+      private waiters: Array<() => void> = [];
+      async publish(letters: readonly DeadLetter[]): Promise<void> {
+        while (!this.open) await new Promise<void>((r) => this.waiters.push(r));
+        this.letters.push(...letters);
+      }
+      release(): void {
+        this.open = true;
+        for (const w of this.waiters.splice(0)) w();
+      }
+      shutdown(): Promise<void> {
+        return Promise.resolve();
+      }
+    }
+
+    for (const passThrough of [true, false]) {
+      it(`dead-letters them with the TSDB's reason and their input line, before committing (${passThrough ? 'lines passed through' : 'points encoded'})`, async () => {
+        // Before: the sink logged them and the batch was committed: gone without a trace.
+        const stored: string[] = [];
+        const sink = new InfluxPointSink({ url: await tsdb(stored) });
+        const bus = new InProcessBus({ partitions: 1 });
+        await bus.publish('metrics', [
+          {
+            key: 'h1',
+            value:
+              'cpu,host=h1 v=1 1704067200000000000\nbad\ncpu,host=h1 poison=2 1704067201000000000\ncpu,host=h1 v=3 1704067202000000000',
+            timestamp: 5,
+          },
+          {
+            key: 'h2',
+            value: '# c\n\nmem,host=h2 poison=4 1704067203000000000\nmem,host=h2 v=5 1704067204000000000',
+            timestamp: 6,
+          },
+        ]);
+        const dlq = new GatedDeadLetters();
+        const consumer = new MetricsConsumer({
+          source: bus.source('metrics'),
+          sink,
+          deadLetters: dlq,
+          passThrough,
+        });
+        await consumer.start();
+        await until(() => stored.length === 3);
+        await new Promise((r) => setTimeout(r, 50));
+        expect(bus.backlog('metrics')).toBe(2); // nothing committed while the DLQ has not acknowledged
+        dlq.release();
+        await until(() => bus.backlog('metrics') === 0);
+        await consumer.shutdown();
+        expect(stored.map((l) => l.split(' ')[1]).sort()).toEqual(['v=1', 'v=3', 'v=5']);
+        const tsdbLetters = dlq.letters
+          .filter((d) => d.stage === 'tsdb')
+          .sort((a, b) => a.offset.localeCompare(b.offset));
+        expect(
+          tsdbLetters.map((d) => [d.key?.toString(), d.offset, d.line, d.value.toString(), d.reason]),
+        ).toEqual([
+          [
+            'h1',
+            '0',
+            3,
+            'cpu,host=h1 poison=2 1704067201000000000',
+            'line 3: refused by the TSDB: HTTP 400: cannot parse poison',
+          ],
+          [
+            'h2',
+            '1',
+            3,
+            'mem,host=h2 poison=4 1704067203000000000',
+            'line 3: refused by the TSDB: HTTP 400: cannot parse poison',
+          ],
+        ]);
+        expect(deadLetterHeaders(tsdbLetters[0]!)[DLQ_HEADERS.stage]).toBe('tsdb');
+        expect(dlq.letters.filter((d) => d.stage !== 'tsdb').map((d) => d.value.toString())).toEqual(['bad']);
+        expect(consumer.stats()).toMatchObject({ malformed: 1, refused: 2 });
+      });
+    }
+
+    it('a refusal from a sink without the writer (any PointSink) is traced the same way', async () => {
+      const sink: PointSink = {
+        write: (points, onRefused?: RefusedHandler) => {
+          points.forEach((p, i) => {
+            if (p.fields.v === 2) onRefused?.({ index: i, line: 'sent', reason: 'no' });
+          });
+          return Promise.resolve();
+        },
+        forceFlush: () => Promise.resolve(),
+        shutdown: () => Promise.resolve(),
+      };
+      const bus = new InProcessBus({ partitions: 1 });
+      await bus.publish('metrics', [
+        { key: 'a', value: 'm v=1 1\nm v=9 9', timestamp: 1 },
+        { key: 'b', value: 'oops\n  # note\nm v=1 3\n\nm v=2 4', timestamp: 1 },
+      ]);
+      const dlq = new MemoryDeadLetterSink();
+      const consumer = new MetricsConsumer({ source: bus.source('metrics'), sink, deadLetters: dlq });
+      await consumer.start();
+      await until(() => bus.backlog('metrics') === 0);
+      await consumer.shutdown();
+      const refused = dlq.letters().filter((d) => d.stage === 'tsdb');
+      expect(refused.map((d) => [d.key?.toString(), d.line, d.value.toString()])).toEqual([
+        ['b', 5, 'm v=2 4'],
+      ]);
+    });
+  });
+
+  it('lets the event loop run and heartbeats while decoding a long batch', async () => {
+    // 400 messages of 200 lines: far more than one decode slice.
+    const messages = Array.from({ length: 400 }, (_, m) => ({
+      key: 'h',
+      value: Array.from(
+        { length: 200 },
+        (_, i) =>
+          `cpu,host=h${i % 50} ${Array.from({ length: 20 }, (_, f) => `f${f}=${i + f}.5`).join(',')} ${m * 200 + i}`,
+      ).join('\n'),
+      timestamp: 1,
+    }));
+    let beats = 0;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const consumer = new MetricsConsumer({
+      source: { run: async () => {}, shutdown: async () => {} },
+      // A sink with no work of its own: the time is the decoder's.
+      sink: {
+        write: () => Promise.resolve(),
+        forceFlush: () => Promise.resolve(),
+        shutdown: () => Promise.resolve(),
+      },
+      deadLetters: new MemoryDeadLetterSink(),
+      decodeSliceMs: 5,
+      heartbeatEveryMs: 10,
+    });
+    const batch: SourceBatch = {
+      topic: 'metrics',
+      partition: 0,
+      messages: messages.map((m, i) => ({
+        topic: 'metrics',
+        partition: 0,
+        offset: String(i),
+        key: Buffer.from(m.key),
+        value: Buffer.from(m.value),
+        timestamp: m.timestamp,
+      })),
+      heartbeat: async () => {
+        beats++;
+      },
+      isActive: () => true,
+    };
+    const t0 = performance.now();
+    await consumer.handle(batch);
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect(consumer.stats().points).toBe(80_000);
+    // Without slices the timer could not fire and nobody heartbeats until the batch is done.
+    expect(ticks).toBeGreaterThan(ms / 40);
+    expect(beats).toBeGreaterThanOrEqual(Math.floor(ms / 100));
+  });
+
+  it('a message starting with a byte order mark is decoded without it and never passed through with it', async () => {
+    const bodies: string[] = [];
+    const encoded: Point[] = [];
+    const sink: PointSink & RawLineSink = {
+      lineProtocolPrecision: 'ns',
+      writeLines: (body) => {
+        bodies.push(body.toString());
+        return Promise.resolve();
+      },
+      write: (points) => {
+        encoded.push(...points);
+        return Promise.resolve();
+      },
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+    const bus = new InProcessBus({ partitions: 1 });
+    await bus.publish('metrics', [
+      {
+        key: 'h1',
+        value: Buffer.concat([
+          Buffer.from([0xef, 0xbb, 0xbf]),
+          Buffer.from('cpu,host=h1 v=1 1704067200000000000'),
+        ]),
+      },
+    ]);
+    const consumer = new MetricsConsumer({
+      source: bus.source('metrics'),
+      sink,
+      deadLetters: new MemoryDeadLetterSink(),
+    });
+    await consumer.start();
+    await until(() => bus.backlog('metrics') === 0);
+    await consumer.shutdown();
+    expect(bodies).toEqual([]);
+    expect(encoded.map((p) => p.measurement)).toEqual(['cpu']);
   });
 });

@@ -1,11 +1,12 @@
 import type { DecodeError, InputFormat, Point, Precision } from '../../core/types.js';
-import { decodeBuffer } from '../decode.js';
-import type { PointSink } from '../sink.js';
+import { type DecodeOptions, decodeBuffer, lineOfPoint } from '../decode.js';
+import { type DecodeLimits, FieldTypeRegistry } from '../limits.js';
+import type { PointSink, RefusedHandler, RefusedLine } from '../sink.js';
 import { isRawLineSink, type RawLineSink } from '../tsdb/influx-writer.js';
 import { createKafka, type KafkaClientOptions, type KafkaLogger } from './client.js';
-import { deadLettersFor, KafkaDeadLetterSink } from './dead-letters.js';
+import { deadLettersFor, KafkaDeadLetterSink, refusedLetter } from './dead-letters.js';
 import { KafkaMessageSource, type KafkaMessageSourceOptions } from './kafkajs-source.js';
-import type { DeadLetter, DeadLetterSink, MessageSource, SourceBatch } from './source.js';
+import type { DeadLetter, DeadLetterSink, MessageSource, SourceBatch, SourceMessage } from './source.js';
 
 export interface MetricsConsumerOptions {
   source: MessageSource;
@@ -15,6 +16,13 @@ export interface MetricsConsumerOptions {
   format?: InputFormat;
   /** Timestamp unit of the input; default per format (lp: ns, json: s). */
   precision?: Precision;
+  /** What a line may hold (config `input.limits`); default DEFAULT_LIMITS. */
+  limits?: DecodeLimits;
+  /**
+   * Refuse a field changing type within its measurement, as InfluxDB does (config
+   * `input.limits.fieldTypeChanges: refuse`). Default true.
+   */
+  refuseFieldTypeChanges?: boolean;
   /**
    * Receives every batch's points once the sink acknowledged them (topology, detection).
    * Called synchronously on the consume path: keep it cheap, do not throw.
@@ -36,8 +44,13 @@ export interface MetricsConsumerOptions {
    * encoded as usual. Saves the encoding, which was most of the write path's CPU. Default true.
    */
   passThrough?: boolean;
-  /** How often to heartbeat the group while waiting on the sink or the DLQ. Default 1 s. */
+  /** How often to heartbeat the group while waiting on the sink or the DLQ, or decoding. Default 1 s. */
   heartbeatEveryMs?: number;
+  /**
+   * Longest stretch of decoding before the consumer lets the event loop run (other consumers'
+   * heartbeats, the API) and heartbeats its own group when due. Default 50 ms.
+   */
+  decodeSliceMs?: number;
   /** How long `shutdown` lets the batch in hand finish before it shuts the sink down. Default 5 s. */
   shutdownGraceMs?: number;
   logger?: KafkaLogger;
@@ -48,8 +61,10 @@ export interface MetricsConsumerStats {
   messages: number;
   /** Points acknowledged by the sink (counting redeliveries). */
   points: number;
-  /** Lines sent to the dead-letter sink. */
+  /** Lines the decoder refused, sent to the dead-letter sink. */
   malformed: number;
+  /** Points the TSDB refused for good (HTTP 400 for that line), sent to the dead-letter sink. */
+  refused: number;
   inFlightPoints: number;
   peakInFlightPoints: number;
   /** Wall time spent decoding, and waiting for the sink and the DLQ (ms, summed over batches). */
@@ -62,14 +77,18 @@ export interface MetricsConsumerStats {
 /**
  * Metrics from a message source into a PointSink, at-least-once: a batch resolves (and its
  * offsets are committed by the source) only after its points are acknowledged by the sink, its
- * undecodable lines are acknowledged by the dead-letter sink, and `onPoints` has seen them.
+ * undecodable lines and the points the TSDB refused are acknowledged by the dead-letter sink,
+ * and `onPoints` has seen them. Decoding yields to the event loop (and heartbeats) every
+ * `decodeSliceMs`, so no batch keeps the process from its other work.
  */
 export class MetricsConsumer {
   private readonly format: InputFormat;
   private readonly maxInFlight: number;
   private readonly chunkPoints: number;
   private readonly heartbeatEveryMs: number;
+  private readonly decodeSliceMs: number;
   private readonly shutdownGraceMs: number;
+  private readonly decodeOpts: DecodeOptions & { defaultTime: number };
   private inFlight = 0;
   /** Set when good input lines can go to the sink as they are (see `passThrough`). */
   private readonly rawSink: RawLineSink | undefined;
@@ -79,6 +98,7 @@ export class MetricsConsumer {
     messages: 0,
     points: 0,
     malformed: 0,
+    refused: 0,
     inFlightPoints: 0,
     peakInFlightPoints: 0,
     decodeMs: 0,
@@ -92,6 +112,9 @@ export class MetricsConsumer {
     this.maxInFlight = positiveInt(options.maxInFlightPoints ?? 200_000, 'maxInFlightPoints');
     this.chunkPoints = positiveInt(options.writeChunkPoints ?? 5000, 'writeChunkPoints');
     this.heartbeatEveryMs = positiveInt(options.heartbeatEveryMs ?? 1000, 'heartbeatEveryMs');
+    this.decodeSliceMs = positiveInt(options.decodeSliceMs ?? 50, 'decodeSliceMs');
+    this.decodeOpts = { defaultTime: 0, precision: options.precision, limits: options.limits };
+    if (options.refuseFieldTypeChanges !== false) this.decodeOpts.fieldTypes = new FieldTypeRegistry();
     this.shutdownGraceMs = positiveInt(options.shutdownGraceMs ?? 5000, 'shutdownGraceMs');
     const sink = options.sink;
     if (
@@ -137,33 +160,60 @@ export class MetricsConsumer {
   /** The batch handler given to the source (public so that any source or a test can drive it). */
   async handle(batch: SourceBatch): Promise<void> {
     const { sink, onPoints } = this.options;
-    const decodeOpts: { precision?: Precision; defaultTime: number } = { defaultTime: 0 };
-    if (this.options.precision !== undefined) decodeOpts.precision = this.options.precision;
+    const decodeOpts = this.decodeOpts;
     const writes: Promise<void>[] = [];
     const delivered: Point[][] = [];
     const dead: DeadLetter[] = [];
+    const refused: DeadLetter[] = [];
     const raw = this.rawSink;
     let chunk: Point[] = [];
+    /** Where the points of `chunk` came from, in order. */
+    let chunkFrom: Segment[] = [];
     let rawParts: Buffer[] = [];
+    /** Where the lines of the raw body came from, in order. */
+    let rawFrom: Segment[] = [];
     let rawCount = 0;
+    let rawLines = 0;
 
+    const refusedBy =
+      (from: Segment[], raw: boolean): RefusedHandler =>
+      (r) => {
+        refused.push(this.refusedLetter(from, raw, r));
+      };
     const flushChunk = () => {
       if (chunk.length > 0) {
         const points = chunk;
+        writes.push(this.track(sink.write(points, refusedBy(chunkFrom, false)), points.length));
         chunk = [];
-        writes.push(this.track(sink.write(points), points.length));
+        chunkFrom = [];
       }
       if (rawCount > 0 && raw) {
         const body = rawParts.length === 1 ? rawParts[0]! : joinLines(rawParts);
-        writes.push(this.track(raw.writeLines(body, rawCount), rawCount));
+        writes.push(this.track(raw.writeLines(body, rawCount, refusedBy(rawFrom, true)), rawCount));
         rawParts = [];
+        rawFrom = [];
         rawCount = 0;
+        rawLines = 0;
       }
     };
 
     const started = performance.now();
     let waited = 0;
+    let sliceStart = started;
+    let lastBeat = started;
     for (const message of batch.messages) {
+      // A long batch lets the event loop run between messages (the process's other consumers
+      // heartbeat, the API answers) and keeps this consumer's membership alive.
+      const now = performance.now();
+      if (now - sliceStart >= this.decodeSliceMs) {
+        await new Promise<void>((r) => setImmediate(r));
+        if (now - lastBeat >= this.heartbeatEveryMs) {
+          await batch.heartbeat();
+          lastBeat = performance.now();
+        }
+        sliceStart = performance.now();
+        waited += sliceStart - now;
+      }
       const value = message.value;
       if (value === null || value.length === 0) continue;
       // Room for the message's points is reserved before decoding (its line count bounds them),
@@ -203,13 +253,18 @@ export class MetricsConsumer {
       delivered.push(points);
       if (passThrough) {
         // The decoder accepted these lines as they are: send their bytes, minus the bad lines.
-        rawParts.push(res.errors.length > 0 ? withoutLines(value, res.errors) : value);
+        const part = res.errors.length > 0 ? withoutLines(value, res.errors) : value;
+        rawParts.push(part);
+        rawFrom.push({ message, errors: res.errors, first: rawLines });
+        rawLines += countLines(part);
         rawCount += points.length;
         if (rawCount >= this.chunkPoints) flushChunk();
       } else {
         if (chunk.length === 0 && points.length >= this.chunkPoints) {
-          writes.push(this.track(sink.write(points), points.length));
+          const from = [{ message, errors: res.errors, first: 0 }];
+          writes.push(this.track(sink.write(points, refusedBy(from, false)), points.length));
         } else {
+          chunkFrom.push({ message, errors: res.errors, first: chunk.length });
           for (const p of points) chunk.push(p);
           if (chunk.length >= this.chunkPoints) flushChunk();
         }
@@ -230,6 +285,9 @@ export class MetricsConsumer {
     await this.withHeartbeat(Promise.all(writes), batch);
     const t1 = performance.now();
     if (published) await this.withHeartbeat(published, batch);
+    // What the TSDB refused is known once the writes are done; the batch is committed only
+    // after these letters too are acknowledged.
+    if (refused.length > 0) await this.withHeartbeat(this.options.deadLetters.publish(refused), batch);
     this.s.sinkWaitMs += t1 - t0 + waited;
     this.s.deadLetterMs += performance.now() - t1;
 
@@ -249,6 +307,24 @@ export class MetricsConsumer {
     this.s.messages += batch.messages.length;
     this.s.points += count;
     this.s.malformed += dead.length;
+    this.s.refused += refused.length;
+  }
+
+  /** The dead letter of a point the TSDB refused, traced back to its message and input line. */
+  private refusedLetter(from: readonly Segment[], raw: boolean, r: RefusedLine): DeadLetter {
+    let k = from.length - 1;
+    while (k > 0 && from[k]!.first > r.index) k--;
+    const seg = from[k]!;
+    const at = r.index - seg.first;
+    let line = 0;
+    if (raw) {
+      // The `at`-th line of the message without its refused lines (ascending, one error each).
+      line = at + 1;
+      for (const e of seg.errors) if (e.line <= line) line++;
+    } else if (this.format === 'lp') {
+      line = lineOfPoint(seg.message.value ?? Buffer.alloc(0), seg.errors, at);
+    }
+    return refusedLetter(seg.message, this.format, line, r);
   }
 
   private take(n: number): void {
@@ -295,6 +371,14 @@ export class MetricsConsumer {
 
 function ignore(): void {}
 
+/** The points or body lines of one message within a write, from index `first`. */
+interface Segment {
+  message: SourceMessage;
+  /** Its decode errors (line-ordered). */
+  errors: readonly DecodeError[];
+  first: number;
+}
+
 /** A default time no line-protocol timestamp can produce (below int64 ns and us ranges). */
 const UNTIMED = -(2 ** 52);
 
@@ -310,6 +394,7 @@ function hasUntimed(points: readonly Point[]): boolean {
  */
 function isPlainLineProtocol(value: Buffer): boolean {
   return (
+    value[0] !== 0xef && // a byte order mark, dropped by the decoder
     value.indexOf(92) < 0 && // backslash
     value.indexOf(34) < 0 && // double quote
     value.indexOf(35) < 0 && // '#'
@@ -384,6 +469,8 @@ export interface KafkaMetricsConsumerOptions extends KafkaClientOptions {
   partitions?: number;
   format?: InputFormat;
   precision?: Precision;
+  limits?: DecodeLimits;
+  refuseFieldTypeChanges?: boolean;
   onPoints?: (points: readonly Point[]) => void;
   maxInFlightPoints?: number;
   writeChunkPoints?: number;
@@ -424,6 +511,8 @@ export class KafkaMetricsConsumer extends MetricsConsumer {
       deadLetters,
       format: options.format,
       precision: options.precision,
+      limits: options.limits,
+      refuseFieldTypeChanges: options.refuseFieldTypeChanges,
       onPoints: options.onPoints,
       maxInFlightPoints: options.maxInFlightPoints,
       writeChunkPoints: options.writeChunkPoints,

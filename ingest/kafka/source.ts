@@ -55,6 +55,8 @@ export interface DeadLetter {
   contentType: string;
   /** Timestamp of the source message (ms). */
   timestamp: number;
+  /** Who refused it: the decoder (default) or the TSDB. */
+  stage?: 'decode' | 'tsdb';
 }
 
 export interface DeadLetterSink extends Lifecycle {

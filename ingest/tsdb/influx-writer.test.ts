@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Point } from '../../core/types.js';
+import type { RefusedLine } from '../sink.js';
 import { InfluxPointSink, SinkShutdownError } from './influx-writer.js';
 
 /**
@@ -109,16 +110,56 @@ describe('InfluxPointSink', () => {
     await expect(w).rejects.toBeInstanceOf(SinkShutdownError);
   });
 
-  it('bisects a refused batch down to the bad line and delivers the rest', async () => {
+  it('bisects a refused batch down to the bad line, hands it to its write with the reason, delivers the rest', async () => {
     const { url, received } = await endpoint((r) =>
-      r.lines.some((l) => l.startsWith('poison')) ? { status: 400 } : { status: 204 },
+      r.lines.some((l) => l.startsWith('poison'))
+        ? {
+            status: 400,
+            body: 'remoteAddr: "127.0.0.1:5"; requestURI: /api/v2/write; cannot parse \u001b[31mpoison',
+            headers: { 'content-type': 'text/plain' },
+          }
+        : { status: 204 },
     );
-    const rejected: string[] = [];
-    const sink = new InfluxPointSink({ url, onRejected: (lines) => void rejected.push(...lines) });
-    await sink.write([...points(20), ...points(1, 20, 'poison'), ...points(20, 21)]);
-    expect(rejected).toEqual(['poison,host=h6 v=20 1704067220000000000']);
-    expect(received.flatMap((r) => r.lines)).toHaveLength(40);
-    expect(sink.stats().rejectedLines).toBe(1);
+    const sink = new InfluxPointSink({ url });
+    const refused: RefusedLine[] = [];
+    const other: RefusedLine[] = [];
+    const a = sink.write([...points(20), ...points(1, 20, 'poison'), ...points(20, 21)], (r) =>
+      refused.push(r),
+    );
+    const b = sink.write([...points(3, 100), ...points(2, 103, 'poison')], (r) => other.push(r));
+    await Promise.all([a, b]);
+    expect(refused).toEqual([
+      {
+        index: 20,
+        line: 'poison,host=h6 v=20 1704067220000000000',
+        reason: 'HTTP 400: cannot parse \\u001b[31mpoison',
+      },
+    ]);
+    expect(other.map((r) => r.index)).toEqual([3, 4]);
+    expect(received.flatMap((r) => r.lines)).toHaveLength(43);
+    expect(sink.stats().rejectedLines).toBe(3);
+    await sink.shutdown();
+  });
+
+  it('numbers refused lines of a raw body by their line in it, across the pieces of a request', async () => {
+    const { url } = await endpoint((r) =>
+      r.lines.some((l) => l.includes('bad')) ? { status: 400 } : { status: 204 },
+    );
+    const sink = new InfluxPointSink({ url, batchSize: 7 });
+    const seen: [string, number][] = [];
+    const body = (tag: string, bad: number) =>
+      Buffer.from(
+        Array.from({ length: 5 }, (_, i) => `m,t=${tag} ${i === bad ? 'bad' : 'v'}=1 ${i}`).join('\n'),
+      );
+    await Promise.all([
+      sink.writeLines(body('a', 3), 5, (r) => seen.push(['a', r.index])),
+      sink.write(points(4, 0, 'cpu'), (r) => seen.push(['p', r.index])),
+      sink.writeLines(body('b', 0), 5, (r) => seen.push(['b', r.index])),
+    ]);
+    expect(seen.sort()).toEqual([
+      ['a', 3],
+      ['b', 0],
+    ]);
     await sink.shutdown();
   });
 

@@ -1,6 +1,7 @@
 import { HttpError, InfluxDB, type SendOptions, type Transport } from '@influxdata/influxdb-client';
 import type { Point, Precision } from '../../core/types.js';
-import type { PointSink } from '../sink.js';
+import { escapeForTerminal } from '../limits.js';
+import type { PointSink, RefusedHandler } from '../sink.js';
 import { LineEncoder } from './line-encoder.js';
 
 /**
@@ -58,12 +59,6 @@ export interface InfluxPointSinkOptions {
   timeoutMs?: number;
   /** How long `shutdown` keeps trying to deliver what is buffered. Default 10 s. */
   shutdownTimeoutMs?: number;
-  /**
-   * Called with lines the TSDB refused for good (HTTP 400/413/422 for that single line, after
-   * bisecting the batch), before the `write` that carried them resolves. Nothing else is ever
-   * given up on.
-   */
-  onRejected?: (lines: string[], error: Error) => void | Promise<void>;
   logger?: SinkLogger;
 }
 
@@ -73,7 +68,8 @@ export interface InfluxPointSinkOptions {
  */
 export interface RawLineSink {
   readonly lineProtocolPrecision: Precision;
-  writeLines(body: Buffer, points: number): Promise<void>;
+  /** `onRefused` as in PointSink.write, its index counting the body's lines. */
+  writeLines(body: Buffer, points: number, onRefused?: RefusedHandler): Promise<void>;
 }
 
 export function isRawLineSink(sink: unknown): sink is RawLineSink {
@@ -109,6 +105,7 @@ interface WriteTicket {
   failed: boolean;
   resolve(): void;
   reject(e: Error): void;
+  onRefused: RefusedHandler | undefined;
 }
 
 /** The encoded lines of (part of) one `write` call. */
@@ -119,6 +116,15 @@ interface Chunk {
   /** Points reserved against the buffer bound for this chunk. */
   reserved: number;
   ticket: WriteTicket;
+  /** Index of the chunk's first line within its write (for RefusedLine.index). */
+  first: number;
+}
+
+/** One line of a refused request, with where it came from. */
+interface SentLine {
+  text: string;
+  chunk: Chunk;
+  index: number;
 }
 
 interface RoomWaiter {
@@ -128,6 +134,20 @@ interface RoomWaiter {
 }
 
 type Failure = { kind: 'retry'; error: Error; delayMs?: number } | { kind: 'refused'; error: Error };
+
+/** The TSDB's reason for refusing, on one line, without victoria-metrics' request prefix. */
+export function refusalReason(error: Error): string {
+  let detail = error.message;
+  let status = '';
+  if (error instanceof HttpError) {
+    status = `HTTP ${error.statusCode}: `;
+    const json = error.json as { message?: unknown } | undefined;
+    detail = typeof json?.message === 'string' ? json.message : (error.body ?? error.message);
+  }
+  detail = detail.replace(/^remoteAddr: [^;]*; requestURI: [^;]*; /, '').trim();
+  if (detail.length > 500) detail = detail.slice(0, 500) + '…';
+  return escapeForTerminal(status + detail);
+}
 
 export class InfluxPointSink implements PointSink, RawLineSink {
   private readonly transport: Transport;
@@ -144,7 +164,6 @@ export class InfluxPointSink implements PointSink, RawLineSink {
   private readonly maxRetryDelayMs: number;
   private readonly exponentialBase: number;
   private readonly shutdownTimeoutMs: number;
-  private readonly onRejected: InfluxPointSinkOptions['onRejected'];
   private readonly logger: SinkLogger | undefined;
 
   private queue: Chunk[] = [];
@@ -182,7 +201,6 @@ export class InfluxPointSink implements PointSink, RawLineSink {
     this.maxRetryDelayMs = nonNegative(options.maxRetryDelayMs ?? 5000, 'maxRetryDelayMs');
     this.exponentialBase = Math.max(1, options.exponentialBase ?? 2);
     this.shutdownTimeoutMs = nonNegative(options.shutdownTimeoutMs ?? 10_000, 'shutdownTimeoutMs');
-    this.onRejected = options.onRejected;
     this.logger = options.logger;
     const gzip = options.gzipThreshold ?? 1000;
     this.transport = new InfluxDB({
@@ -204,12 +222,15 @@ export class InfluxPointSink implements PointSink, RawLineSink {
     return this.precision;
   }
 
-  /** Resolves when every point is acknowledged by the TSDB; waits while the buffer is full. */
-  write(points: readonly Point[]): Promise<void> {
+  /**
+   * Resolves when every point is acknowledged by the TSDB or refused by it for good (those go to
+   * `onRefused`); waits while the buffer is full.
+   */
+  write(points: readonly Point[], onRefused?: RefusedHandler): Promise<void> {
     if (this.closing) return Promise.reject(new SinkShutdownError('write after shutdown'));
     if (points.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const ticket: WriteTicket = { remaining: points.length, failed: false, resolve, reject };
+      const ticket: WriteTicket = { remaining: points.length, failed: false, resolve, reject, onRefused };
       this.enqueue(points, ticket).catch((e: Error) => this.failTicket(ticket, e));
     });
   }
@@ -219,14 +240,14 @@ export class InfluxPointSink implements PointSink, RawLineSink {
    * and re-encode): `body` holds `points` newline-separated lines. Resolves when acknowledged.
    * A body of more points than the buffer bound is admitted alone.
    */
-  writeLines(body: Buffer, points: number): Promise<void> {
+  writeLines(body: Buffer, points: number, onRefused?: RefusedHandler): Promise<void> {
     if (this.closing) return Promise.reject(new SinkShutdownError('write after shutdown'));
     if (points <= 0 || body.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const ticket: WriteTicket = { remaining: points, failed: false, resolve, reject };
+      const ticket: WriteTicket = { remaining: points, failed: false, resolve, reject, onRefused };
       const reserved = Math.min(points, this.maxBuffered);
       this.reserve(reserved).then(
-        () => this.push({ data: body, count: points, reserved, ticket }),
+        () => this.push({ data: body, count: points, reserved, ticket, first: 0 }),
         (e: Error) => this.failTicket(ticket, e),
       );
     });
@@ -286,7 +307,7 @@ export class InfluxPointSink implements PointSink, RawLineSink {
           `InfluxPointSink: cannot encode point ${describePoint(points, i)}: ${(e as Error).message}`,
         );
       }
-      this.push({ data: text, count, reserved: count, ticket });
+      this.push({ data: text, count, reserved: count, ticket, first: start });
     }
   }
 
@@ -379,7 +400,7 @@ export class InfluxPointSink implements PointSink, RawLineSink {
 
   private send(batch: Chunk[]): void {
     this.inFlight++;
-    this.deliver(batch.map((c) => c.data))
+    this.deliver(batch)
       .then(
         () => {
           for (const c of batch) {
@@ -403,36 +424,54 @@ export class InfluxPointSink implements PointSink, RawLineSink {
   }
 
   /**
-   * Delivers `parts` (each newline-separated lines) or rejects only on shutdown. Retryable failures
-   * (network, timeouts, 429, 5xx, and 401/403/404, which an operator can fix) are retried
-   * forever with exponential backoff and jitter; a refused payload is bisected down to the
-   * single lines the TSDB will not take, which go to `onRejected`.
+   * Delivers a batch or rejects only on shutdown. Retryable failures (network, timeouts, 429,
+   * 5xx, and 401/403/404, which an operator can fix) are retried forever with exponential
+   * backoff and jitter; a refused batch is bisected down to the single lines the TSDB will not
+   * take, each handed to its write's `onRefused`.
    */
-  private async deliver(parts: Array<string | Buffer>): Promise<void> {
+  private async deliver(batch: Chunk[]): Promise<void> {
+    const refused = await this.attempt(batch.map((c) => c.data));
+    if (refused === undefined) return;
+    const lines: SentLine[] = [];
+    for (const chunk of batch) {
+      const texts = String(chunk.data).split('\n');
+      for (let i = 0; i < texts.length; i++) lines.push({ text: texts[i]!, chunk, index: chunk.first + i });
+    }
+    await this.bisect(lines, refused);
+  }
+
+  /** `lines` were refused together (with `error`): find the ones refused on their own. */
+  private async bisect(lines: SentLine[], error: Error): Promise<void> {
+    if (lines.length === 1) {
+      const l = lines[0]!;
+      this.s.rejectedLines++;
+      const reason = refusalReason(error);
+      const handler = l.chunk.ticket.onRefused;
+      if (handler) handler({ index: l.index, line: l.text, reason });
+      else this.logger?.error({ err: reason, line: l.text.slice(0, 300) }, 'TSDB refused a line');
+      return;
+    }
+    const mid = lines.length >> 1;
+    for (const half of [lines.slice(0, mid), lines.slice(mid)]) {
+      const err = await this.attempt([half.map((l) => l.text).join('\n')]);
+      if (err !== undefined) await this.bisect(half, err);
+    }
+  }
+
+  /**
+   * Posts `parts` until the TSDB acknowledges them (undefined) or refuses them (the error);
+   * retries everything else. Rejects on shutdown.
+   */
+  private async attempt(parts: Array<string | Buffer>): Promise<Error | undefined> {
     for (let attempt = 1; ; attempt++) {
       if (this.aborted) throw new SinkShutdownError('shut down before the TSDB acknowledged the points');
       const failure = await this.post(parts);
       if (failure === undefined) {
         if (attempt > 1) this.logger?.warn({ attempts: attempt }, 'TSDB write succeeded after retries');
-        return;
+        return undefined;
       }
       this.s.failedRequests++;
-      if (failure.kind === 'refused') {
-        const lines = parts.map(String).join('\n').split('\n');
-        if (lines.length === 1) {
-          this.s.rejectedLines++;
-          this.logger?.error(
-            { err: failure.error.message, line: lines[0]!.slice(0, 300) },
-            'TSDB refused a line',
-          );
-          await this.onRejected?.(lines, failure.error);
-          return;
-        }
-        const mid = lines.length >> 1;
-        await this.deliver([lines.slice(0, mid).join('\n')]);
-        await this.deliver([lines.slice(mid).join('\n')]);
-        return;
-      }
+      if (failure.kind === 'refused') return failure.error;
       const delay = Math.max(this.backoff(attempt), failure.delayMs ?? 0);
       // Attempts 1, 2, 4, 8, ...: loud enough to be seen, quiet while an outage lasts.
       if ((attempt & (attempt - 1)) === 0) {
