@@ -59,7 +59,13 @@ export interface JsonOptions {
 
 const UNIT_NS: Record<Precision, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9 };
 
-class MetricError extends Error {}
+/**
+ * Why a metric is refused. Returned, not thrown: a batch of many bad metrics must not pay for an
+ * exception (and its stack trace) each.
+ */
+class Refusal {
+  constructor(readonly message: string) {}
+}
 
 export function decodeTelegrafJson(
   text: string,
@@ -244,19 +250,25 @@ function decodeDocument(
   }
   for (let i = 0; i < metrics.length; i++) {
     const m = metrics[i];
+    let what: string;
     try {
-      points.push(toPoint(m, opts));
+      const p = toPoint(m, opts);
+      if (!(p instanceof Refusal)) {
+        points.push(p);
+        continue;
+      }
+      what = p.message;
     } catch (err) {
-      const what = err instanceof MetricError ? err.message : `unexpected error: ${String(err)}`;
-      const line = lineNo ?? (batch && opts.documentLines !== true ? opts.firstLine + i : opts.firstLine);
-      const where = lineNo !== undefined ? `line ${lineNo}` : batch ? `metric ${i + 1}` : 'metric';
-      const within = lineNo !== undefined && batch ? ` (metric ${i + 1} of the batch)` : '';
-      errors.push({
-        line,
-        reason: `${where}${within}: ${what}`,
-        text: batch ? describe(m) : cut(source.trim()),
-      });
+      what = `unexpected error: ${String(err)}`;
     }
+    const line = lineNo ?? (batch && opts.documentLines !== true ? opts.firstLine + i : opts.firstLine);
+    const where = lineNo !== undefined ? `line ${lineNo}` : batch ? `metric ${i + 1}` : 'metric';
+    const within = lineNo !== undefined && batch ? ` (metric ${i + 1} of the batch)` : '';
+    errors.push({
+      line,
+      reason: `${where}${within}: ${what}`,
+      text: batch ? describe(m) : cut(source.trim()),
+    });
   }
 }
 
@@ -283,18 +295,18 @@ function defineOwn(obj: Record<string, unknown>, key: string, value: unknown): v
   }
 }
 
-function toPoint(m: unknown, opts: JsonOptions): Point {
-  if (!isObject(m)) throw new MetricError(`expected a metric object, got ${describe(m)}`);
+function toPoint(m: unknown, opts: JsonOptions): Point | Refusal {
+  if (!isObject(m)) return new Refusal(`expected a metric object, got ${describe(m)}`);
   const lim = opts.limits ?? DEFAULT_LIMITS;
   const name = m.name;
-  if (typeof name !== 'string' || name === '') throw new MetricError("missing or empty 'name'");
+  if (typeof name !== 'string' || name === '') return new Refusal("missing or empty 'name'");
   if (name.charCodeAt(0) === 35) {
-    throw new MetricError(`measurement name ${describe(name)} cannot be written as line protocol`);
+    return new Refusal(`measurement name ${describe(name)} cannot be written as line protocol`);
   }
   let at = controlAt(name);
-  if (at >= 0) throw new MetricError(controlMessage(`measurement name ${describe(name)}`, name, at));
+  if (at >= 0) return new Refusal(controlMessage(`measurement name ${describe(name)}`, name, at));
   if (exceedsBytes(name, lim.maxNameBytes)) {
-    throw new MetricError(
+    return new Refusal(
       `measurement name longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`,
     );
   }
@@ -304,29 +316,28 @@ function toPoint(m: unknown, opts: JsonOptions): Point {
 
   const tags: Record<string, string> = {};
   if (m.tags !== undefined && m.tags !== null) {
-    if (!isObject(m.tags)) throw new MetricError(`'tags' must be an object, got ${describe(m.tags)}`);
+    if (!isObject(m.tags)) return new Refusal(`'tags' must be an object, got ${describe(m.tags)}`);
     let count = 0;
     for (const key of Object.keys(m.tags)) {
       const raw = m.tags[key];
       let value: string;
       if (typeof raw === 'string') value = raw;
       else if (typeof raw === 'number' || typeof raw === 'boolean') value = String(raw);
-      else throw new MetricError(`tag ${describe(key)} has a non-string value ${describe(raw)}`);
-      if (key === '') throw new MetricError('empty tag key');
+      else return new Refusal(`tag ${describe(key)} has a non-string value ${describe(raw)}`);
+      if (key === '') return new Refusal('empty tag key');
       at = controlAt(key);
-      if (at >= 0) throw new MetricError(controlMessage(`tag key ${describe(key)}`, key, at));
+      if (at >= 0) return new Refusal(controlMessage(`tag key ${describe(key)}`, key, at));
       at = controlAt(value);
-      if (at >= 0) throw new MetricError(controlMessage(`the value of tag ${describe(key)}`, value, at));
+      if (at >= 0) return new Refusal(controlMessage(`the value of tag ${describe(key)}`, value, at));
       if (value === '') continue;
-      if (++count > lim.maxTags)
-        throw new MetricError(`more than ${lim.maxTags} tags (${limitKey('maxTags')})`);
+      if (++count > lim.maxTags) return new Refusal(`more than ${lim.maxTags} tags (${limitKey('maxTags')})`);
       if (exceedsBytes(key, lim.maxNameBytes)) {
-        throw new MetricError(
+        return new Refusal(
           `tag key ${describe(key)} longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`,
         );
       }
       if (exceedsBytes(value, lim.maxTagValueBytes)) {
-        throw new MetricError(
+        return new Refusal(
           `value of tag ${describe(key)} longer than ${limitKey('maxTagValueBytes')} (${lim.maxTagValueBytes} bytes)`,
         );
       }
@@ -335,31 +346,31 @@ function toPoint(m: unknown, opts: JsonOptions): Point {
     }
   }
 
-  if (!isObject(m.fields)) throw new MetricError("missing 'fields' object");
+  if (!isObject(m.fields)) return new Refusal("missing 'fields' object");
   const keys = Object.keys(m.fields);
   if (keys.length > lim.maxFields) {
-    throw new MetricError(`more than ${lim.maxFields} fields (${limitKey('maxFields')})`);
+    return new Refusal(`more than ${lim.maxFields} fields (${limitKey('maxFields')})`);
   }
   const fields: Record<string, FieldValue> = {};
   let types = '';
   for (const key of keys) {
     const v = m.fields[key];
-    if (key === '') throw new MetricError('empty field key');
+    if (key === '') return new Refusal('empty field key');
     at = controlAt(key);
-    if (at >= 0) throw new MetricError(controlMessage(`field key ${describe(key)}`, key, at));
+    if (at >= 0) return new Refusal(controlMessage(`field key ${describe(key)}`, key, at));
     if (exceedsBytes(key, lim.maxNameBytes)) {
-      throw new MetricError(
+      return new Refusal(
         `field key ${describe(key)} longer than ${limitKey('maxNameBytes')} (${lim.maxNameBytes} bytes)`,
       );
     }
     size += key.length + 2;
     if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw new MetricError(`field ${describe(key)} is not a finite number`);
+      if (!Number.isFinite(v)) return new Refusal(`field ${describe(key)} is not a finite number`);
       types += 'f';
       size += 24;
     } else if (typeof v === 'string') {
       if (exceedsBytes(v, lim.maxStringBytes)) {
-        throw new MetricError(
+        return new Refusal(
           `string value of field ${describe(key)} longer than ${limitKey('maxStringBytes')} (${lim.maxStringBytes} bytes)`,
         );
       }
@@ -369,15 +380,15 @@ function toPoint(m: unknown, opts: JsonOptions): Point {
       types += 'b';
       size += 5;
     } else {
-      throw new MetricError(`field ${describe(key)} has unsupported value ${describe(v)}`);
+      return new Refusal(`field ${describe(key)} has unsupported value ${describe(v)}`);
     }
     defineOwn(fields, key, v);
   }
-  if (types.length === 0) throw new MetricError('no fields (a point needs at least one)');
+  if (types.length === 0) return new Refusal('no fields (a point needs at least one)');
   if (size * 3 > lim.maxLineBytes) {
     const bytes = lineBytes(name, tags, fields);
     if (bytes > lim.maxLineBytes) {
-      throw new MetricError(
+      return new Refusal(
         `metric of about ${bytes} bytes as a line, longer than ${limitKey('maxLineBytes')} (${lim.maxLineBytes})`,
       );
     }
@@ -386,7 +397,7 @@ function toPoint(m: unknown, opts: JsonOptions): Point {
   let nanos = 0;
   const ts = m.timestamp;
   if (typeof ts === 'number') {
-    if (!Number.isFinite(ts)) throw new MetricError(`invalid timestamp ${describe(ts)}`);
+    if (!Number.isFinite(ts)) return new Refusal(`invalid timestamp ${describe(ts)}`);
     const unitNs = UNIT_NS[opts.precision];
     if (Number.isSafeInteger(ts) && unitNs < 1e6) {
       // Exact integer arithmetic for ns and us.
@@ -400,21 +411,21 @@ function toPoint(m: unknown, opts: JsonOptions): Point {
     }
   } else if (typeof ts === 'string') {
     const parsed = parseRfc3339(ts);
-    if (parsed === undefined) throw new MetricError(`invalid timestamp ${describe(ts)}`);
+    if (parsed === undefined) return new Refusal(`invalid timestamp ${describe(ts)}`);
     time = parsed.time;
     nanos = parsed.nanos;
   } else if (ts !== undefined && ts !== null) {
-    throw new MetricError(`invalid timestamp ${describe(ts)}`);
+    return new Refusal(`invalid timestamp ${describe(ts)}`);
   }
   if (!(time >= -9223372036855 && time <= 9223372036854)) {
-    throw new MetricError(`timestamp ${describe(ts)} out of range`);
+    return new Refusal(`timestamp ${describe(ts)} out of range`);
   }
   const registry = opts.fieldTypes;
   if (registry !== undefined) {
     const bad = registry.check(name, keys, types);
     if (bad >= 0) {
       const k = keys[bad]!;
-      throw new MetricError(
+      return new Refusal(
         `field ${describe(k)} is ${typeName(types.charCodeAt(bad))} here but was ` +
           `${typeName(registry.known(name, k) ?? 0)} in earlier points of ${describe(name)} (a TSDB refuses a field changing type)`,
       );
