@@ -8,10 +8,16 @@
  * random order (worst case for its series prediction). The target applies to decodeBuffer: the
  * path of Kafka message values and of `converge replay`'s file and stdin chunks.
  *
+ * Then linearity in the width of a line (issue 10): the same 1,000,000 fields as lines of 10,
+ * 1,000 and 100,000 fields (limits lifted), in ns per field and per byte, the ratio of the widest
+ * to the narrowest, and the widest line seen for the first time (a new layout, repeated keys
+ * looked up in a map).
+ *
  *   npx tsx bench/decode.ts [lines=1000000] [rounds=5] [linesPerMessage=1000] [hosts=2000]
  */
 import type { DecodeError, Point } from '../core/types.js';
 import { decode, decodeBuffer } from '../ingest/decode.js';
+import { DEFAULT_LIMITS } from '../ingest/limits.js';
 import { decodeLineProtocol } from '../ingest/lineprotocol.js';
 
 const totalLines = Number(process.argv[2] ?? 1_000_000);
@@ -253,4 +259,87 @@ console.log(
 console.log(
   `target 1.50M lines/s on one core, decodeBuffer (Kafka values, replay): ${fromBytes >= 1.5e6 ? 'met' : 'NOT met'}; ` +
     `decode(string) (text callers, + UTF-8 encoding): ${fromString >= 1.5e6 ? 'met' : 'not met'}`,
+);
+
+// --- Linearity in the width of a line ---------------------------------------------------------
+const wideLimits = { ...DEFAULT_LIMITS, maxFields: 1_000_000, maxLineBytes: 1 << 30 };
+const TOTAL_FIELDS = 1_000_000;
+
+function wideMessages(width: number, keyPrefix: string): Buffer[] {
+  const lines: string[] = [];
+  for (let l = 0; l < TOTAL_FIELDS / width; l++) {
+    const fields: string[] = [];
+    for (let f = 0; f < width; f++) fields.push(`${keyPrefix}${f}=${(l + f) % 1000}.5`);
+    lines.push(`wide,host=h${l % 10} ${fields.join(',')} ${1704067200000000000 + l}`);
+  }
+  // Messages of about 1 MB (a 100,000-field line is one message of its own).
+  const out: Buffer[] = [];
+  let part: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    part.push(line);
+    size += line.length;
+    if (size >= 1 << 20) {
+      out.push(Buffer.from(part.join('\n')));
+      part = [];
+      size = 0;
+    }
+  }
+  if (part.length > 0) out.push(Buffer.from(part.join('\n')));
+  return out;
+}
+
+function widthRounds(width: number, messages: Buffer[]): { nsPerField: number; nsPerByte: number } {
+  const bytes = messages.reduce((n, b) => n + b.length, 0);
+  const run = () => {
+    let n = 0;
+    for (const b of messages)
+      n += decodeBuffer(b, 'lp', { defaultTime: 0, limits: wideLimits }).points.length;
+    return n;
+  };
+  const points = run(); // warm-up; also checks the result
+  if (points !== TOTAL_FIELDS / width) {
+    console.log(`WRONG: ${points} points for ${TOTAL_FIELDS / width} lines of ${width} fields`);
+    process.exitCode = 1;
+  }
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const c0 = cpuSeconds();
+    run();
+    samples.push((cpuSeconds() - c0) * 1e9);
+  }
+  samples.sort((a, b) => a - b);
+  const ns = samples[samples.length >> 1]!;
+  return { nsPerField: ns / TOTAL_FIELDS, nsPerByte: ns / bytes };
+}
+
+console.log(
+  `\nline width: ${TOTAL_FIELDS.toLocaleString('en')} fields as lines of 10, 1,000 and 100,000 fields (median CPU of ${rounds} rounds)`,
+);
+const widths = new Map<number, { nsPerField: number; nsPerByte: number }>();
+for (const width of [10, 1000, 100_000]) {
+  const r = widthRounds(width, wideMessages(width, 'f'));
+  widths.set(width, r);
+  console.log(
+    `${String(width).padStart(7)} fields/line  ${r.nsPerField.toFixed(0).padStart(5)} ns/field  ${r.nsPerByte.toFixed(1).padStart(6)} ns/byte`,
+  );
+}
+// The widest line seen for the first time: a new layout each (distinct keys per line).
+let firstSightNs = 0;
+let firstSightBytes = 0;
+for (let i = 0; i < 3; i++) {
+  const [line] = wideMessages(100_000, `k${i}_`).slice(0, 1);
+  const c0 = cpuSeconds();
+  decodeBuffer(line!, 'lp', { defaultTime: 0, limits: wideLimits });
+  firstSightNs += (cpuSeconds() - c0) * 1e9;
+  firstSightBytes += line!.length;
+}
+const narrow = widths.get(10)!;
+const widest = widths.get(100_000)!;
+console.log(
+  `100,000-field line seen for the first time: ${(firstSightNs / 3e6).toFixed(0)} ms each, ${(firstSightNs / 300_000).toFixed(0)} ns/field, ${(firstSightNs / firstSightBytes).toFixed(1)} ns/byte`,
+);
+console.log(
+  `ratio 100,000 / 10 fields per line: ${(widest.nsPerField / narrow.nsPerField).toFixed(2)} per field, ` +
+    `${(widest.nsPerByte / narrow.nsPerByte).toFixed(2)} per byte (linear: ~1; quadratic: ~10,000)`,
 );

@@ -122,7 +122,7 @@ interface Layout {
   uses: number;
   /** Builds it from values only (lines with bigint values). */
   buildGeneric: FieldBuilder;
-  /** The raw keys as UTF-8 bytes, for the byte fast path. */
+  /** The raw keys as UTF-8 bytes, for the byte fast path (empty for layouts too wide for it). */
   keyBytes: readonly (readonly number[])[];
   /** The limits this layout was last found within (fast path: skip the check when unchanged). */
   checked: DecodeLimits | undefined;
@@ -249,7 +249,8 @@ function internLayout(count: number): Layout {
     build: loopBuilder(keys, inputTypes),
     uses: 0,
     buildGeneric,
-    keyBytes: rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
+    // Wider layouts never take the fast path (its scratch holds scratchNums.length values).
+    keyBytes: count > scratchNums.length ? [] : rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
     checked: undefined,
   };
   if (layouts.size >= LAYOUT_CACHE_LIMIT) layouts.clear();
