@@ -1,4 +1,4 @@
-import { type IHeaders, type Kafka, Partitioners, type Producer } from 'kafkajs';
+import { type IHeaders, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import type { DecodeError, InputFormat } from '../../core/types.js';
 import type { RefusedLine } from '../sink.js';
 import { ensureTopics } from './client.js';
@@ -18,6 +18,8 @@ export const DLQ_HEADERS = {
   sourceOffset: 'dlq-source-offset',
   sourceLine: 'dlq-source-line',
   sourceTimestamp: 'dlq-source-timestamp',
+  /** Present when the value was cut to fit the broker: the full value's size in bytes. */
+  truncated: 'dlq-truncated',
   contentType: 'content-type',
 } as const;
 
@@ -30,7 +32,8 @@ const CONTENT_TYPES: Record<InputFormat, string> = {
  * One dead letter per decode error, whose value is the exact bytes of the failed line (not the
  * decoder's shortened copy). Errors come in line order, so one forward scan finds every line.
  * JSON errors in a single (batch) document carry the metric's index rather than a line: the
- * whole document is then the value (`dlq-source-line` holds the index).
+ * value is then that metric's JSON (`dlq-source-line` holds the index), or the whole document
+ * when the metric cannot be told apart (a document that is not one).
  */
 export function deadLettersFor(
   message: SourceMessage,
@@ -40,14 +43,16 @@ export function deadLettersFor(
   const value = message.value ?? Buffer.alloc(0);
   // JSON: a message that parses as one document (possibly pretty-printed over many lines) has
   // errors numbered by metric, not by line; JSON Lines have line numbers.
-  const wholeDocument = format === 'json' && (value.indexOf(10) < 0 || parsesAsJson(value));
+  const doc = format === 'json' ? parseJson(value) : NOT_JSON;
+  const wholeDocument = format === 'json' && (value.indexOf(10) < 0 || doc !== NOT_JSON);
+  const metrics = doc === NOT_JSON ? undefined : documentMetrics(doc);
   const out: DeadLetter[] = [];
   let lineNo = 1;
   let lineStart = 0;
   for (const err of errors) {
     let bytes: Buffer;
     if (wholeDocument) {
-      bytes = value;
+      bytes = metricJson(metrics, err.line) ?? value;
     } else {
       if (err.line < lineNo) {
         lineNo = 1;
@@ -82,12 +87,33 @@ export function deadLettersFor(
   return out;
 }
 
-function parsesAsJson(value: Buffer): boolean {
+const NOT_JSON = Symbol('not JSON');
+
+function parseJson(value: Buffer): unknown {
   try {
-    JSON.parse(value.toString('utf8'));
-    return true;
+    return JSON.parse(value.toString('utf8'));
   } catch {
-    return false;
+    return NOT_JSON;
+  }
+}
+
+/** The metrics of a Telegraf JSON document, as json.ts reads it. */
+function documentMetrics(doc: unknown): unknown[] {
+  if (Array.isArray(doc)) return doc;
+  if (typeof doc === 'object' && doc !== null) {
+    const d = doc as Record<string, unknown>;
+    if (Array.isArray(d.metrics) && !('fields' in d)) return d.metrics;
+  }
+  return [doc];
+}
+
+/** The JSON text of metric `index` (1-based), if there is one to tell apart. */
+function metricJson(metrics: unknown[] | undefined, index: number): Buffer | undefined {
+  if (metrics === undefined || metrics.length < 2 || index < 1 || index > metrics.length) return undefined;
+  try {
+    return Buffer.from(JSON.stringify(metrics[index - 1]) ?? 'null', 'utf8');
+  } catch {
+    return undefined; // nested past what the stack allows: the document it came in
   }
 }
 
@@ -149,6 +175,14 @@ export interface KafkaDeadLetterSinkOptions {
   topic?: string;
   /** Partitions when the topic has to be created. Default 1. */
   partitions?: number;
+  /**
+   * Bytes of letters (values and headers) sent in one request, and the most a letter's value may
+   * hold (a longer one is cut, header `dlq-truncated` giving its full size): below the broker's
+   * `message.max.bytes` (1 MiB by default), which bounds a partition's record batch, so that no
+   * letter or set of letters is ever refused by the broker (which would leave the batch
+   * uncommitted, redelivered and refused again). Default 900 KiB.
+   */
+  maxRequestBytes?: number;
 }
 
 /** Dead letters produced to a Kafka topic with acks=all, keyed like their source message. */
@@ -169,16 +203,32 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
     if (letters.length === 0) return;
     this.ready ??= this.connect();
     await this.ready;
-    await this.producer.send({
-      topic: this.topic,
-      acks: -1,
-      messages: letters.map((d) => ({
-        key: d.key,
-        value: d.value,
-        timestamp: String(d.timestamp),
-        headers: deadLetterHeaders(d),
-      })),
-    });
+    const max = this.options.maxRequestBytes ?? 900 * 1024;
+    let group: Message[] = [];
+    let bytes = 0;
+    for (const d of letters) {
+      const headers = deadLetterHeaders(d);
+      let size = (d.key?.length ?? 0) + 64;
+      for (const k in headers) size += k.length + String(headers[k]).length + 8;
+      let value = d.value;
+      if (size + value.length > max) {
+        headers[DLQ_HEADERS.truncated] = String(value.length);
+        value = value.subarray(0, Math.max(0, max - size - 32));
+      }
+      size += value.length;
+      if (bytes + size > max && group.length > 0) {
+        await this.send(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push({ key: d.key, value, timestamp: String(d.timestamp), headers });
+      bytes += size;
+    }
+    await this.send(group);
+  }
+
+  private async send(messages: Message[]): Promise<void> {
+    await this.producer.send({ topic: this.topic, acks: -1, messages });
   }
 
   async shutdown(): Promise<void> {

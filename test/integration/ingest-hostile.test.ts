@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKafka } from '../../ingest/kafka/client.js';
-import { DLQ_HEADERS } from '../../ingest/kafka/dead-letters.js';
+import { DLQ_HEADERS, KafkaDeadLetterSink } from '../../ingest/kafka/dead-letters.js';
 import { MetricsProducer } from '../../ingest/kafka/producer.js';
+import type { DeadLetter } from '../../ingest/kafka/source.js';
 import { readTopic } from '../../ingest/kafka/topic-reader.js';
 import { checkExport, FleetGenerator, type FleetMessage } from '../../scripts/produce-metrics.js';
 import { ConvergeStart } from './converge-start.js';
@@ -200,5 +201,45 @@ describe('converge start on hostile input (real Kafka and victoria-metrics)', ()
       await producer.shutdown();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("dead letters never pass the broker's message size: big sets are split, a letter too big is cut and says so", async () => {
+    // Before: all letters of a batch went out in one record batch: over the broker's
+    // message.max.bytes (1 MiB by default) the publish failed, the batch stayed uncommitted and
+    // came back to fail again, stalling its partition for good.
+    const run = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+    const topic = `metrics.dlq-size-${run}`;
+    const kafka = createKafka({ brokers: serviceUrls().kafkaBrokers });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1048588' }] }],
+    });
+    await admin.disconnect();
+    const letter = (bytes: number, i: number): DeadLetter => ({
+      value: Buffer.alloc(bytes, 97 + i),
+      key: Buffer.from(`h${i}`),
+      reason: `line ${i + 1}: too long`,
+      topic: 'metrics',
+      partition: 0,
+      offset: String(i),
+      line: i + 1,
+      contentType: 'text/plain; charset=utf-8',
+      timestamp: Date.now(),
+    });
+    const sink = new KafkaDeadLetterSink({ kafka, topic });
+    try {
+      await sink.publish([...[0, 1, 2, 3].map((i) => letter(400_000, i)), letter(1_500_000, 4)]);
+    } finally {
+      await sink.shutdown();
+    }
+    const read = await readTopic(kafka, topic);
+    expect(read.map((m) => m.key?.toString())).toEqual(['h0', 'h1', 'h2', 'h3', 'h4']);
+    expect(read.slice(0, 4).map((m) => m.value?.length)).toEqual([400_000, 400_000, 400_000, 400_000]);
+    const cut = read[4]!;
+    expect(cut.headers[DLQ_HEADERS.truncated]).toBe('1500000');
+    expect(cut.value!.length).toBeLessThan(900 * 1024);
+    expect(cut.value!.every((b) => b === 97 + 4)).toBe(true);
   });
 });
