@@ -147,4 +147,22 @@ describe('Kafka topology messages', () => {
     expect(decoded.records).toEqual([]);
     expect(decoded.errors.map((e) => e.line)).toEqual([1, 2]);
   });
+
+  it('a record with a deeply nested value is refused on its own line, never by a stack overflow', () => {
+    // Before: describing the value for the error overflowed the stack, and the whole message
+    // (or file) threw.
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+    const text = [
+      '{"level":"host","id":"h1"}',
+      `{"level":"host","id":"h2","attributes":{"kernel":${deep}}}`,
+      `{"level":${deep},"id":"h3"}`,
+      '{"level":"host","id":"h4"}',
+    ].join('\n');
+    const decoded = decodeTopologyMessage(text, 'topology[0]@1');
+    expect(decoded.records.map((r) => r.id)).toEqual(['h1', 'h4']);
+    expect(decoded.errors.map((e) => e.message)).toEqual([
+      'topology[0]@1:2: attributes.kernel must be a string (got a deeply nested array)',
+      'topology[0]@1:3: level must be one of idc, rack, host, container, app (got a deeply nested array)',
+    ]);
+  });
 });

@@ -195,6 +195,12 @@ function isObject(x: unknown): x is Record<string, unknown> {
 }
 
 function show(x: unknown): string {
-  const text = JSON.stringify(x) ?? String(x);
+  let text: string;
+  try {
+    text = JSON.stringify(x) ?? String(x);
+  } catch {
+    // Nested deeper than the stack allows (JSON.parse builds such values without recursion).
+    text = Array.isArray(x) ? 'a deeply nested array' : 'a deeply nested object';
+  }
   return text.length > 60 ? text.slice(0, 57) + '...' : text;
 }
