@@ -105,7 +105,7 @@ describe('rule file errors carry file:line:column', () => {
       'r.yaml:9:19: groups[0].rules[0].severity: unknown severity "critcal" (expected critical, warning or info)',
       'r.yaml:10:9: unknown key "colour" in groups[0].rules[0]',
       'r.yaml:15:34: groups[0].rules[1].annotations.summary: annotation "summary": unknown template variable "$valu" (known: $value, $labels.NAME, $entity, $level, $threshold, $eta, $score, $rule)',
-      'r.yaml:13:62: groups[0].rules[1].select.match[0]: bad regex in matcher "cpu=~\\"(\\"": Invalid regular expression: /^(?:()$/: Unterminated group',
+      'r.yaml:13:62: groups[0].rules[1].select.match[0]: bad regex in matcher "cpu=~\\"(\\"": missing closing ): `(`',
     ]);
   });
 

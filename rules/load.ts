@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { type Matcher, parseMatcher } from '../core/matchers.js';
 import type { Level } from '../core/types.js';
-import { parseMatcher, type TagMatcher } from './matchers.js';
 import { childLevelOf, type Rule, type RuleOrigin, type RuleSet, type Selector } from './model.js';
 import { GroupSkeleton, RuleFileSkeleton, type RuleInput, RuleSchema } from './schema.js';
 import { compileTemplate, type Template } from './template.js';
@@ -265,7 +265,7 @@ function compileRule(groupName: string, r: RuleInput, ctx: RuleContext): Rule | 
   }
   let select: Selector | undefined;
   if (r.select) {
-    const match: TagMatcher[] = [];
+    const match: Matcher[] = [];
     (r.select.match ?? []).forEach((text, i) => {
       const m = parseMatcher(text);
       if (m.ok) match.push(m.matcher);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { matchesTags, parseMatcher, type TagMatcher } from './matchers.js';
 import { compileTemplate, humanizeDuration, renderTemplate, type TemplateContext } from './template.js';
 
 const ctx: TemplateContext = {
@@ -55,36 +54,5 @@ describe('annotation templates', () => {
     expect(humanizeDuration(1.5)).toBe('1.5s');
     expect(humanizeDuration(3600)).toBe('1h');
     expect(humanizeDuration(-61)).toBe('-1m 1s');
-  });
-});
-
-describe('tag matchers', () => {
-  const m = (...texts: string[]): TagMatcher[] =>
-    texts.map((t) => {
-      const r = parseMatcher(t);
-      if (!r.ok) throw new Error(r.error);
-      return r.matcher;
-    });
-
-  it('match like Prometheus: anchored regexes, a missing tag is the empty string', () => {
-    const tags = { cpu: 'cpu-total', fstype: 'ext4', path: '/data/logs' };
-    expect(matchesTags(m('cpu="cpu-total"'), tags)).toBe(true);
-    expect(matchesTags(m('cpu!="cpu-total"'), tags)).toBe(false);
-    expect(matchesTags(m('path=~"/data"'), tags)).toBe(false);
-    expect(matchesTags(m('path=~"/data.*"'), tags)).toBe(true);
-    expect(matchesTags(m('fstype!~"tmpfs|devtmpfs"', 'cpu="cpu-total"'), tags)).toBe(true);
-    expect(matchesTags(m('interface=""'), tags)).toBe(true);
-    expect(matchesTags(m('interface!~"lo"'), tags)).toBe(true);
-    expect(matchesTags(m('name="a \\"quoted\\" value"'), { name: 'a "quoted" value' })).toBe(true);
-  });
-
-  it('reject malformed matchers and bad regexes', () => {
-    expect(parseMatcher('cpu=cpu-total')).toMatchObject({ ok: false });
-    expect(parseMatcher('=~"x"')).toMatchObject({ ok: false });
-    expect(parseMatcher('cpu=~"[a-"')).toMatchObject({
-      ok: false,
-      offset: 6,
-      error: expect.stringContaining('bad regex'),
-    });
   });
 });
