@@ -1,0 +1,271 @@
+import {
+  type Alias,
+  CST,
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  Lexer,
+  LineCounter,
+  type Node,
+  parseDocument,
+} from 'yaml';
+
+/**
+ * YAML parsing with bounds, for files that people (or attackers) write: rule files, the config.
+ * Everything is linear in the size of the text, nothing throws, and every problem has a
+ * 1-based line and column.
+ *
+ * - size: at most `maxBytes` (1 MiB);
+ * - depth: a linear pre-scan of the tokens refuses nesting far beyond `maxDepth` before the
+ *   parser (recursive, and slow on deep flow collections) sees it; the conversion then refuses
+ *   anything deeper than `maxDepth` (64) exactly;
+ * - aliases: at most `maxAliases` (10,000) per file, and the document as expanded (every alias
+ *   counted as the nodes it stands for) at most `maxNodes` (250,000) nodes. A legitimate file that
+ *   uses one anchor 150 times is fine; a "billion laughs" is refused at the alias that crosses
+ *   the bound. (yaml's own toJS() guard refuses the first and throws: it is not used.)
+ *
+ * Mapping keys must be scalars; `__proto__` and `constructor` are ordinary own keys.
+ */
+
+export interface YamlLimits {
+  maxBytes: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxNodes: number;
+}
+
+export const YAML_LIMITS: Readonly<YamlLimits> = Object.freeze({
+  maxBytes: 1 << 20,
+  maxDepth: 64,
+  maxAliases: 10_000,
+  maxNodes: 250_000,
+});
+
+export interface YamlProblem {
+  line: number;
+  column: number;
+  message: string;
+}
+
+export interface YamlParse {
+  /** The parsed document (for positions of nodes), unless the text was refused before parsing. */
+  doc: Document | undefined;
+  lineCounter: LineCounter;
+  /** The data; undefined when `ok` is false. An empty document is null. */
+  data: unknown;
+  /** False when the data could not be read (an error, not only a warning). */
+  ok: boolean;
+  /** Errors and warnings, in the order found. */
+  problems: YamlProblem[];
+  /** The node an alias stands for (as resolved while reading), for positions inside aliases. */
+  resolveAlias(alias: Alias): Node | undefined;
+}
+
+export function parseYaml(text: string, limits: Partial<YamlLimits> = {}): YamlParse {
+  const lim = { ...YAML_LIMITS, ...limits };
+  const lineCounter = new LineCounter();
+  const targets = new Map<Alias, Node>();
+  const out: YamlParse = {
+    doc: undefined,
+    lineCounter,
+    data: undefined,
+    ok: false,
+    problems: [],
+    resolveAlias: (a) => targets.get(a),
+  };
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > lim.maxBytes) {
+    out.problems.push({
+      line: 1,
+      column: 1,
+      message: `file is ${bytes} bytes; at most ${lim.maxBytes} are read`,
+    });
+    return out;
+  }
+  const deep = prescanDepth(text, 2 * lim.maxDepth);
+  if (deep !== undefined) {
+    const p = lineColumn(text, deep);
+    out.problems.push({ ...p, message: `nested more than ${lim.maxDepth} levels deep` });
+    return out;
+  }
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  out.doc = doc;
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    const p = lineCounter.linePos(e.pos[0]);
+    out.problems.push({
+      line: p.line,
+      column: p.col,
+      message: e.message.replace(/ at line \d+, column \d+.*$/s, ''),
+    });
+  }
+  if (doc.errors.length > 0) return out;
+  const reader = new Reader(lim, targets);
+  try {
+    out.data = doc.contents === null ? null : reader.read(doc.contents as Node, 1);
+    out.ok = true;
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    const offset = e.node?.range?.[0] ?? 0;
+    const p = lineCounter.linePos(offset);
+    out.problems.push({ line: p.line, column: p.col, message: e.message });
+    out.data = undefined;
+  }
+  return out;
+}
+
+class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly node: Node | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** AST to plain data, resolving aliases by reference (never copying), counting as it goes. */
+class Reader {
+  private readonly anchors = new Map<string, { value: unknown; size: number; node: Node }>();
+  private aliases = 0;
+  /** Nodes read so far, each alias counted as the size of what it stands for. */
+  private expanded = 0;
+
+  constructor(
+    private readonly lim: YamlLimits,
+    private readonly targets: Map<Alias, Node>,
+  ) {}
+
+  read(node: Node, depth: number): unknown {
+    if (depth > this.lim.maxDepth)
+      throw new Refusal(`nested more than ${this.lim.maxDepth} levels deep`, node);
+    if (isAlias(node)) {
+      if (++this.aliases > this.lim.maxAliases)
+        throw new Refusal(`more than ${this.lim.maxAliases} aliases in one file`, node);
+      const a = this.anchors.get(node.source);
+      if (a === undefined) throw new Refusal(`alias *${node.source} names no anchor before it`, node);
+      this.targets.set(node, a.node);
+      this.count(a.size, node);
+      return a.value;
+    }
+    const before = this.expanded;
+    this.count(1, node);
+    let value: unknown;
+    if (isScalar(node)) {
+      value = node.value;
+    } else if (isMap(node)) {
+      const obj: Record<string, unknown> = {};
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = pair.key as Node | null;
+        if (k !== null && !isScalar(k)) throw new Refusal('a mapping key must be a plain value', k);
+        const key = k === null || k.value === null || k.value === undefined ? '' : String(k.value);
+        const v = pair.value === null ? null : this.read(pair.value as Node, depth + 1);
+        if (key === '__proto__')
+          Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true });
+        else obj[key] = v;
+      }
+      value = obj;
+    } else if (isSeq(node)) {
+      const arr: unknown[] = [];
+      for (const item of node.items) arr.push(item === null ? null : this.read(item as Node, depth + 1));
+      value = arr;
+    } else {
+      throw new Refusal('unsupported YAML node', node);
+    }
+    const size = this.expanded - before;
+    if (node.anchor) this.anchors.set(node.anchor, { value, size, node });
+    return value;
+  }
+
+  private count(n: number, node: Node): void {
+    this.expanded += n;
+    if (this.expanded > this.lim.maxNodes) {
+      throw new Refusal(
+        isAlias(node)
+          ? `aliases expand the document beyond ${this.lim.maxNodes} nodes (at *${node.source})`
+          : `more than ${this.lim.maxNodes} nodes`,
+        node,
+      );
+    }
+  }
+}
+
+/**
+ * The offset of the first token nested deeper than `limit`, or undefined. An estimate from the
+ * tokens alone (flow brackets exactly; block nesting from the columns where nodes start), linear
+ * in the text, so that the parser never meets a document thousands of levels deep.
+ */
+function prescanDepth(text: string, limit: number): number | undefined {
+  const columns: number[] = [];
+  let flow = 0;
+  let offset = 0;
+  let lineStart = 0;
+  let skipNext = false;
+  for (const token of new Lexer().lex(text)) {
+    const at = offset;
+    // The lexer's markers (document, scalar, flow-error-end) are not in the text.
+    if (token === CST.DOCUMENT || token === CST.SCALAR || token === CST.FLOW_END) {
+      if (token === CST.SCALAR) {
+        skipNext = true;
+        if (flow === 0) push(columns, at - lineStart);
+        if (columns.length + flow > limit) return at;
+      }
+      continue;
+    }
+    offset += token.length;
+    const nl = token.lastIndexOf('\n');
+    if (skipNext) {
+      // The source of a scalar after its marker: block scalar content can be indented anyhow.
+      skipNext = false;
+      if (nl >= 0) lineStart = at + nl + 1;
+      continue;
+    }
+    const type = CST.tokenType(token);
+    switch (type) {
+      case 'doc-start':
+        columns.length = 0;
+        flow = 0;
+        break;
+      case 'flow-map-start':
+      case 'flow-seq-start':
+        if (flow === 0) push(columns, at - lineStart);
+        flow++;
+        if (flow + columns.length > limit) return at;
+        break;
+      case 'flow-map-end':
+      case 'flow-seq-end':
+        if (flow > 0) flow--;
+        break;
+      case 'seq-item-ind':
+      case 'explicit-key-ind':
+      case 'alias':
+      case 'single-quoted-scalar':
+      case 'double-quoted-scalar':
+        if (flow === 0) push(columns, at - lineStart);
+        break;
+      default:
+        break;
+    }
+    if (columns.length + flow > limit) return at;
+    if (nl >= 0) lineStart = at + nl + 1;
+  }
+  return undefined;
+}
+
+/** A node starting at `column` closes every open one at that column or right of it. */
+function push(columns: number[], column: number): void {
+  while (columns.length > 0 && columns[columns.length - 1]! >= column) columns.pop();
+  columns.push(column);
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, column: offset - start + 1 };
+}
