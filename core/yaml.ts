@@ -1,5 +1,6 @@
 import {
   type Alias,
+  Composer,
   CST,
   type Document,
   isAlias,
@@ -10,7 +11,8 @@ import {
   Lexer,
   LineCounter,
   type Node,
-  parseDocument,
+  Parser,
+  YAMLParseError,
 } from 'yaml';
 
 /**
@@ -85,13 +87,16 @@ export function parseYaml(text: string, limits: Partial<YamlLimits> = {}): YamlP
     });
     return out;
   }
-  const deep = prescanDepth(text, 2 * lim.maxDepth);
-  if (deep !== undefined) {
-    const p = lineColumn(text, deep);
-    out.problems.push({ ...p, message: `nested more than ${lim.maxDepth} levels deep` });
+  const doc = parseBounded(text, lineCounter, 2 * lim.maxDepth);
+  if (typeof doc === 'number') {
+    const p = lineCounter.linePos(doc);
+    out.problems.push({
+      line: p.line,
+      column: p.col,
+      message: `nested more than ${lim.maxDepth} levels deep`,
+    });
     return out;
   }
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   out.doc = doc;
   for (const e of [...doc.errors, ...doc.warnings]) {
     const p = lineCounter.linePos(e.pos[0]);
@@ -192,80 +197,112 @@ class Reader {
   }
 }
 
+class TooDeep {
+  constructor(readonly offset: number) {}
+}
+
 /**
- * The offset of the first token nested deeper than `limit`, or undefined. An estimate from the
- * tokens alone (flow brackets exactly; block nesting from the columns where nodes start), linear
- * in the text, so that the parser never meets a document thousands of levels deep.
+ * yaml's parseDocument, with the depth watched between its lexer and its parser (one pass over
+ * the text): the offset of the first token nested deeper than `limit` instead of a document.
  */
-function prescanDepth(text: string, limit: number): number | undefined {
-  const columns: number[] = [];
-  let flow = 0;
-  let offset = 0;
-  let lineStart = 0;
-  let skipNext = false;
-  for (const token of new Lexer().lex(text)) {
-    const at = offset;
-    // The lexer's markers (document, scalar, flow-error-end) are not in the text.
-    if (token === CST.DOCUMENT || token === CST.SCALAR || token === CST.FLOW_END) {
-      if (token === CST.SCALAR) {
-        skipNext = true;
-        if (flow === 0) push(columns, at - lineStart);
-        if (columns.length + flow > limit) return at;
+function parseBounded(text: string, lineCounter: LineCounter, limit: number): Document | number {
+  const parser = new Parser(lineCounter.addNewLine);
+  const depth = new DepthWatch(limit);
+  function* tokens(): Generator<CST.Token, void> {
+    lineCounter.addNewLine(0);
+    for (const lexeme of new Lexer().lex(text)) {
+      if (depth.tooDeep(lexeme)) throw new TooDeep(depth.at);
+      yield* parser.next(lexeme);
+    }
+    yield* parser.end();
+  }
+  let doc: Document | undefined;
+  try {
+    const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
+    for (const d of composer.compose(tokens(), true, text.length)) {
+      if (doc === undefined) {
+        doc = d;
+      } else {
+        const message = 'Source contains multiple documents; please use YAML.parseAllDocuments()';
+        doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], 'MULTIPLE_DOCS', message));
+        break;
       }
-      continue;
     }
-    offset += token.length;
+  } catch (e) {
+    if (e instanceof TooDeep) return e.offset;
+    throw e;
+  }
+  return doc!;
+}
+
+/**
+ * An estimate of the nesting from the tokens alone (flow brackets exactly; block nesting from
+ * the columns where nodes start), so that the parser never meets a document thousands of
+ * levels deep: its cost grows with the depth, and its composer recurses.
+ */
+class DepthWatch {
+  /** Offset of the token last seen. */
+  at = 0;
+  private readonly columns: number[] = [];
+  private flow = 0;
+  private offset = 0;
+  private lineStart = 0;
+  private skipNext = false;
+
+  constructor(private readonly limit: number) {}
+
+  tooDeep(token: string): boolean {
+    const at = this.offset;
+    this.at = at;
+    // The lexer's markers (document, scalar, flow-error-end) are not in the text.
+    if (token === CST.DOCUMENT || token === CST.FLOW_END) return false;
+    if (token === CST.SCALAR) {
+      this.skipNext = true;
+      return this.start(at);
+    }
+    this.offset += token.length;
     const nl = token.lastIndexOf('\n');
-    if (skipNext) {
+    if (this.skipNext) {
       // The source of a scalar after its marker: block scalar content can be indented anyhow.
-      skipNext = false;
-      if (nl >= 0) lineStart = at + nl + 1;
-      continue;
+      this.skipNext = false;
+    } else {
+      switch (CST.tokenType(token)) {
+        case 'doc-start':
+          this.columns.length = 0;
+          this.flow = 0;
+          break;
+        case 'flow-map-start':
+        case 'flow-seq-start':
+          this.start(at);
+          this.flow++;
+          break;
+        case 'flow-map-end':
+        case 'flow-seq-end':
+          if (this.flow > 0) this.flow--;
+          break;
+        case 'seq-item-ind':
+        case 'explicit-key-ind':
+        case 'alias':
+        case 'single-quoted-scalar':
+        case 'double-quoted-scalar':
+          this.start(at);
+          break;
+        default:
+          break;
+      }
     }
-    const type = CST.tokenType(token);
-    switch (type) {
-      case 'doc-start':
-        columns.length = 0;
-        flow = 0;
-        break;
-      case 'flow-map-start':
-      case 'flow-seq-start':
-        if (flow === 0) push(columns, at - lineStart);
-        flow++;
-        if (flow + columns.length > limit) return at;
-        break;
-      case 'flow-map-end':
-      case 'flow-seq-end':
-        if (flow > 0) flow--;
-        break;
-      case 'seq-item-ind':
-      case 'explicit-key-ind':
-      case 'alias':
-      case 'single-quoted-scalar':
-      case 'double-quoted-scalar':
-        if (flow === 0) push(columns, at - lineStart);
-        break;
-      default:
-        break;
+    if (nl >= 0) this.lineStart = at + nl + 1;
+    return this.columns.length + this.flow > this.limit;
+  }
+
+  /** A node starts at `at`: in block context it closes every open one at its column or right of it. */
+  private start(at: number): boolean {
+    if (this.flow === 0) {
+      const column = at - this.lineStart;
+      const columns = this.columns;
+      while (columns.length > 0 && columns[columns.length - 1]! >= column) columns.pop();
+      columns.push(column);
     }
-    if (columns.length + flow > limit) return at;
-    if (nl >= 0) lineStart = at + nl + 1;
+    return this.columns.length + this.flow > this.limit;
   }
-  return undefined;
-}
-
-/** A node starting at `column` closes every open one at that column or right of it. */
-function push(columns: number[], column: number): void {
-  while (columns.length > 0 && columns[columns.length - 1]! >= column) columns.pop();
-  columns.push(column);
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let start = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    start = i + 1;
-  }
-  return { line, column: offset - start + 1 };
 }
