@@ -21,9 +21,9 @@ import {
  * 1-based line and column.
  *
  * - size: at most `maxBytes` (1 MiB);
- * - depth: a linear pre-scan of the tokens refuses nesting far beyond `maxDepth` before the
- *   parser (recursive, and slow on deep flow collections) sees it; the conversion then refuses
- *   anything deeper than `maxDepth` (64) exactly;
+ * - depth: a watch on the tokens between yaml's lexer and its parser stops at nesting far beyond
+ *   `maxDepth`, before the parser (slow on deep collections, and its composer recursive) sees
+ *   it; the conversion then refuses anything deeper than `maxDepth` (64) exactly;
  * - aliases: at most `maxAliases` (10,000) per file, and the document as expanded (every alias
  *   counted as the nodes it stands for) at most `maxNodes` (250,000) nodes. A legitimate file that
  *   uses one anchor 150 times is fine; a "billion laughs" is refused at the alias that crosses
