@@ -1,0 +1,446 @@
+/**
+ * Streaming anomaly detector for one series of any unit, scale and sampling interval.
+ *
+ * Per sample it predicts the value (a fast robust level, a damped trend and, where the data
+ * shows one, a daily and a weekly profile), measures several signed features of the stream,
+ * normalises each by its own learned typical size, takes the largest as the raw score, and
+ * turns the raw score into a likelihood the way NAB's "anomaly likelihood" does: how unusual
+ * the recent average score is against the distribution of this series' own scores.
+ *
+ * Features (each divided by its own robust scale, so autocorrelation and heavy tails calibrate
+ * themselves):
+ *  - residual: value minus prediction (spikes, dips);
+ *  - shift: short mean of the residual (level shifts smaller than the noise);
+ *  - drift: medium mean of the value against the slow level and the seasonal profile (trend
+ *    changes, slow shifts the fast level absorbs, a daily peak that does not come);
+ *  - spread: log ratio of the short mean |residual| to the long one (variance changes);
+ *  - roughness: log ratio of the short mean |step difference| to the long one (frequency
+ *    changes, broken patterns, a flat line where the series used to move).
+ *
+ * Learning is counted in samples (so the detector behaves the same at 1 s and 30 min), except
+ * the seasonal profiles, which are indexed and aged by event time. The sampling interval is
+ * learned (a robust running estimate of the step); a step far above it is a gap, across which
+ * difference features are not updated. Counters (monotonic series) are recognised during the
+ * first samples and modelled as their per-step increase; a drop to near zero is a reset and is
+ * skipped. Every update is winsorised so an anomaly teaches itself as normal only slowly.
+ *
+ * State: ANOMALY_STRIDE float64 slots in a caller-owned buffer seen as Float64Array and
+ * Float32Array (the seasonal profiles are float32). No allocation per sample.
+ */
+
+export interface AnomalyConfig {
+  /** Samples before any verdict is warm (the model and the score distribution are learned). */
+  warmupSamples: number;
+  /** Memory of the fast level, in samples. */
+  levelSamples: number;
+  /** Memory of the slow level, spreads and feature scales, in samples. */
+  slowSamples: number;
+  /** Memory of the score distribution used by the likelihood, in samples. */
+  likelihoodSamples: number;
+  /** Weight of the newest raw score in the recent average the likelihood judges. */
+  recentWeight: number;
+  /** Seasonal profiles: days of memory per bucket; a profile is used once it explains at least
+   * this fraction of the deviation from the slow level. */
+  seasonDays: number;
+  seasonGain: number;
+}
+
+export const DEFAULT_ANOMALY: Readonly<AnomalyConfig> = Object.freeze({
+  warmupSamples: 120,
+  levelSamples: 24,
+  slowSamples: 400,
+  likelihoodSamples: 1000,
+  recentWeight: 0.5,
+  seasonDays: 4,
+  seasonGain: 0.3,
+});
+
+/** How a rule thresholds the detector by default: likelihood and consecutive samples. */
+export const DEFAULT_ANOMALY_RULE = Object.freeze({ likelihood: 0.9999, minSamples: 2 });
+
+export interface AnomalyVerdict {
+  /** false until enough has been learned (never breach while !warm). */
+  warm: boolean;
+  /** Calibrated in [0,1]: how unusual vs this series' own recent scores. */
+  likelihood: number;
+  /** Above (1) or below (-1) what was expected; 0 when nothing is unusual or not known. */
+  direction: 1 | -1 | 0;
+  /** What the model expected (for evidence and plots). */
+  expected: number;
+  /** Robust spread around expected (same unit as x). */
+  band: number;
+  /** Raw score before calibration (largest normalised feature, in robust sigmas). */
+  score: number;
+}
+
+export function newAnomalyVerdict(): AnomalyVerdict {
+  return { warm: false, likelihood: 0, direction: 0, expected: Number.NaN, band: Number.NaN, score: 0 };
+}
+
+// ---- state layout (float64 slots from the block's offset) ----------------------------------
+const N = 0; // samples learned by the model
+const SEEN = 1; // samples seen (interval / counter detection)
+const LAST_T = 2;
+const LAST_X = 3; // previous raw value
+const STEP = 4; // learned sampling interval (ms)
+const MODE = 5; // 0 undecided, 1 gauge, 2 counter
+const FIRST_T = 6;
+const LEVEL = 7; // fast level
+const TREND = 8; // per step
+const SLOW = 9; // slow level (deseasonalised)
+const SPREAD = 10; // long mean |residual|
+const SHIFT = 11; // short mean residual
+const VSHORT = 12; // short mean |residual|
+const DRIFT = 13; // medium mean of x - slow - season
+const DLONG = 14; // long mean |diff|
+const DSHORT = 15; // short mean |diff|
+const LAST_Y = 16; // previous modelled value
+const QUANTUM = 17; // smallest non-zero |diff| seen
+const SC_RES = 18; // scales of the features
+const SC_SHIFT = 19;
+const SC_DRIFT = 20;
+const SC_SPREAD = 21;
+const SC_ROUGH = 22;
+const S_MEAN = 23; // score distribution
+const S_VAR = 24;
+const S_RECENT = 25;
+const E_FLAT = 26; // mean |x - slow| (no season)
+const E_DAY = 27; // mean |x - slow - daily|
+const E_WEEK = 28; // mean |x - slow - daily - weekly|
+const SEASON = 29; // 0 none, 1 daily, 2 daily + weekly
+const INCREASES = 30; // counter detection: non-negative steps among the first samples
+const HEADER = 32;
+const DAY_BUCKETS = 48;
+const WEEK_BUCKETS = 7 * 8; // 3-hour buckets of the week
+const DAY_SLOT = HEADER; // float32 x DAY_BUCKETS
+const WEEK_SLOT = DAY_SLOT + DAY_BUCKETS / 2; // float32 x WEEK_BUCKETS
+const STRIDE = WEEK_SLOT + WEEK_BUCKETS / 2;
+
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+const DAY_BUCKET_MS = DAY_MS / DAY_BUCKETS;
+const WEEK_BUCKET_MS = WEEK_MS / WEEK_BUCKETS;
+/** Samples used to recognise a counter before the model starts. */
+const DECIDE = 12;
+const SHORT = 0.25; // weight of the short means
+const MEDIUM = 1 / 12;
+const CLIP = 4;
+const MAD_TO_SD = 1.2533;
+
+export function anomalyStride(_c: AnomalyConfig = DEFAULT_ANOMALY): number {
+  return STRIDE;
+}
+
+export function initAnomaly(d: Float64Array, d32: Float32Array, o: number, _c: AnomalyConfig): void {
+  for (let i = 0; i < HEADER; i++) d[o + i] = 0;
+  d[o + LAST_T] = Number.NaN;
+  d[o + LAST_X] = Number.NaN;
+  d[o + LAST_Y] = Number.NaN;
+  d[o + STEP] = Number.NaN;
+  d[o + FIRST_T] = Number.NaN;
+  d[o + QUANTUM] = Number.POSITIVE_INFINITY;
+  const f = 2 * (o + DAY_SLOT);
+  for (let i = 0; i < DAY_BUCKETS + WEEK_BUCKETS; i++) d32[f + i] = Number.NaN;
+}
+
+/** Forgets the model (not the interval): a series that turned out not to be a counter. */
+function resetModel(d: Float64Array, d32: Float32Array, o: number): void {
+  for (let i = LEVEL; i <= SEASON; i++) d[o + i] = 0;
+  d[o + N] = 0;
+  d[o + LAST_Y] = Number.NaN;
+  d[o + QUANTUM] = Number.POSITIVE_INFINITY;
+  const f = 2 * (o + DAY_SLOT);
+  for (let i = 0; i < DAY_BUCKETS + WEEK_BUCKETS; i++) d32[f + i] = Number.NaN;
+}
+
+function clip(v: number, limit: number): number {
+  return v > limit ? limit : v < -limit ? -limit : v;
+}
+
+/** Standard normal upper tail Q(z) for z >= 0 (Abramowitz-Stegun 7.1.26 on erfc, |err| < 1.5e-7
+ * relative to the tail for the range used here). */
+function normalTail(z: number): number {
+  if (z <= 0) return 0.5;
+  const x = z / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const poly =
+    t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return 0.5 * poly * Math.exp(-x * x);
+}
+
+/** Interpolated value of a float32 profile at position `pos` (in buckets), NaN if unknown. */
+function profileAt(d32: Float32Array, base: number, buckets: number, pos: number): number {
+  const b = Math.floor(pos);
+  const frac = pos - b;
+  let left: number;
+  let right: number;
+  let w: number;
+  if (frac < 0.5) {
+    left = (b + buckets - 1) % buckets;
+    right = b;
+    w = frac + 0.5;
+  } else {
+    left = b;
+    right = (b + 1) % buckets;
+    w = frac - 0.5;
+  }
+  const l = d32[base + left]!;
+  const r = d32[base + right]!;
+  if (Number.isNaN(l)) return Number.isNaN(r) ? Number.NaN : r;
+  if (Number.isNaN(r)) return l;
+  return (1 - w) * l + w * r;
+}
+
+/**
+ * Feeds one sample: `x` at event time `t` (ms), `dt` ms after the series' previous sample (NaN
+ * for the first). Non-finite values are ignored (the verdict says not warm). Writes the verdict
+ * into `out`.
+ */
+export function updateAnomaly(
+  d: Float64Array,
+  d32: Float32Array,
+  o: number,
+  x: number,
+  t: number,
+  dt: number,
+  c: AnomalyConfig,
+  out: AnomalyVerdict,
+): void {
+  out.warm = false;
+  out.likelihood = 0;
+  out.direction = 0;
+  out.score = 0;
+  if (!Number.isFinite(x) || !Number.isFinite(t)) return;
+
+  // ---- interval ----
+  let step = d[o + STEP]!;
+  const seen = d[o + SEEN]! + 1;
+  d[o + SEEN] = seen;
+  let gap = false;
+  if (dt > 0 && Number.isFinite(dt)) {
+    if (Number.isNaN(step)) step = dt;
+    else {
+      gap = dt > 8 * step;
+      // Log-space running estimate, each step's pull bounded so gaps barely move it.
+      const k = seen <= DECIDE ? 1 / seen : 0.02;
+      const ratio = dt / step;
+      step *= Math.exp(k * clip(Math.log(ratio), 1));
+    }
+    d[o + STEP] = step;
+  }
+  if (Number.isNaN(d[o + FIRST_T]!)) d[o + FIRST_T] = t;
+  d[o + LAST_T] = t;
+
+  // ---- counter recognition and the modelled value ----
+  const lastX = d[o + LAST_X]!;
+  d[o + LAST_X] = x;
+  let mode = d[o + MODE]!;
+  if (mode === 0) {
+    if (!Number.isNaN(lastX) && x >= lastX) d[o + INCREASES] = d[o + INCREASES]! + (x > lastX ? 1 : 0.5);
+    if (seen < DECIDE) return;
+    // A counter: never decreased and mostly rose over the first samples.
+    mode = !Number.isNaN(lastX) && d[o + INCREASES]! >= 0.75 * (DECIDE - 1) ? 2 : 1;
+    d[o + MODE] = mode;
+    return;
+  }
+  let y = x;
+  if (mode === 2) {
+    if (x < lastX) {
+      // A reset drops to near zero; any other decrease means this is not a counter.
+      if (x <= 0.1 * lastX || x <= 0) return;
+      d[o + MODE] = 1;
+      resetModel(d, d32, o);
+      return;
+    }
+    y = dt > 0 && step > 0 ? ((x - lastX) * step) / dt : x - lastX;
+  }
+
+  // ---- prediction ----
+  const n = d[o + N]!;
+  const lastY = d[o + LAST_Y]!;
+  d[o + LAST_Y] = y;
+  if (n === 0) {
+    d[o + LEVEL] = y;
+    d[o + SLOW] = y;
+    d[o + N] = 1;
+    return;
+  }
+  const steps = dt > 0 && step > 0 ? Math.min(dt / step, 10) : 1;
+  const firstT = d[o + FIRST_T]!;
+  const daysSeen = (t - firstT) / DAY_MS;
+  const dayPos = (((t % DAY_MS) + DAY_MS) % DAY_MS) / DAY_BUCKET_MS;
+  const weekPos = ((((t + 3 * DAY_MS) % WEEK_MS) + WEEK_MS) % WEEK_MS) / WEEK_BUCKET_MS; // Monday 00:00 UTC = 0
+  const dayBase = 2 * (o + DAY_SLOT);
+  const weekBase = 2 * (o + WEEK_SLOT);
+  let daily = profileAt(d32, dayBase, DAY_BUCKETS, dayPos);
+  if (Number.isNaN(daily)) daily = 0;
+  let weekly = profileAt(d32, weekBase, WEEK_BUCKETS, weekPos);
+  if (Number.isNaN(weekly)) weekly = 0;
+  const season = d[o + SEASON]!;
+  const seasonal = season >= 1 ? daily + (season >= 2 ? weekly : 0) : 0;
+
+  const level = d[o + LEVEL]!;
+  const trend = d[o + TREND]!;
+  const slow = d[o + SLOW]!;
+  const expected = level + trend * steps + seasonal;
+  const r = y - expected;
+
+  // Spread floors: quantisation and a tiny fraction of the magnitude.
+  let quantum = d[o + QUANTUM]!;
+  const diff = Number.isNaN(lastY) ? 0 : y - lastY;
+  const absDiff = diff < 0 ? -diff : diff;
+  if (absDiff > 0 && absDiff < quantum) quantum = absDiff;
+  d[o + QUANTUM] = quantum;
+  const mag = Math.abs(slow);
+  let floor = 1e-6 * mag;
+  if (quantum !== Number.POSITIVE_INFINITY && 0.5 * quantum > floor) floor = 0.5 * quantum;
+  if (floor < 1e-12) floor = 1e-12;
+
+  let spread = d[o + SPREAD]!;
+  if (n === 1) spread = Math.max(absDiff, floor);
+  if (spread < floor) spread = floor;
+
+  // ---- features ----
+  const shift = d[o + SHIFT]! + SHORT * (r - d[o + SHIFT]!);
+  const absR = r < 0 ? -r : r;
+  const vShort = d[o + VSHORT]! + SHORT * (Math.min(absR, 3 * CLIP * spread) - d[o + VSHORT]!);
+  const dev = y - slow - seasonal;
+  const drift = d[o + DRIFT]! + MEDIUM * (dev - d[o + DRIFT]!);
+  let dLong = d[o + DLONG]!;
+  let dShort = d[o + DSHORT]!;
+  if (!gap) {
+    dShort += SHORT * (absDiff - dShort);
+  }
+  if (n === 1) {
+    dLong = absDiff;
+    dShort = absDiff;
+  }
+  const fSpread = Math.log((vShort + floor) / (spread + floor));
+  const fRough = Math.log((dShort + floor) / (dLong + floor));
+
+  const a = n < c.slowSamples ? 1 / (n + 1) : 1 / c.slowSamples;
+  const warm = n >= c.warmupSamples;
+
+  // Normalised features: each against its own typical size.
+  const scRes = Math.max(d[o + SC_RES]!, floor);
+  const scShift = Math.max(d[o + SC_SHIFT]!, floor);
+  const scDrift = Math.max(d[o + SC_DRIFT]!, floor);
+  const scSpread = Math.max(d[o + SC_SPREAD]!, 0.05);
+  const scRough = Math.max(d[o + SC_ROUGH]!, 0.05);
+  const zRes = r / (MAD_TO_SD * scRes);
+  const zShift = shift / (MAD_TO_SD * scShift);
+  const zDrift = drift / (MAD_TO_SD * scDrift);
+  const zSpread = fSpread / (MAD_TO_SD * scSpread);
+  const zRough = fRough / (MAD_TO_SD * scRough);
+  let score = zRes < 0 ? -zRes : zRes;
+  let dir = zRes;
+  const aShift = zShift < 0 ? -zShift : zShift;
+  if (aShift > score) {
+    score = aShift;
+    dir = zShift;
+  }
+  const aDrift = zDrift < 0 ? -zDrift : zDrift;
+  if (aDrift > score) {
+    score = aDrift;
+    dir = zDrift;
+  }
+  const aSpread = zSpread < 0 ? -zSpread : zSpread;
+  if (aSpread > score) {
+    score = aSpread;
+    dir = zSpread;
+  }
+  const aRough = gap ? 0 : zRough < 0 ? -zRough : zRough;
+  if (aRough > score) {
+    score = aRough;
+    dir = zRough;
+  }
+  if (score > 1e6) score = 1e6;
+
+  // ---- likelihood ----
+  const la = n < c.likelihoodSamples ? 1 / (n + 1) : 1 / c.likelihoodSamples;
+  const sMean = d[o + S_MEAN]!;
+  const sVar = d[o + S_VAR]!;
+  const sSd = Math.max(Math.sqrt(sVar), 0.1);
+  const recent = d[o + S_RECENT]! + c.recentWeight * (score - d[o + S_RECENT]!);
+  d[o + S_RECENT] = recent;
+  const zl = (recent - sMean) / sSd;
+  const likelihood = 1 - normalTail(zl);
+  const sClipped = Math.min(score, sMean + CLIP * sSd);
+  const sr = sClipped - sMean;
+  d[o + S_MEAN] = sMean + la * sr;
+  d[o + S_VAR] = (1 - la) * (sVar + la * sr * sr);
+
+  out.warm = warm;
+  out.score = score;
+  out.expected = expected;
+  out.band = MAD_TO_SD * spread;
+  if (warm) {
+    out.likelihood = likelihood;
+    out.direction = dir > 0 ? 1 : dir < 0 ? -1 : 0;
+  }
+
+  // ---- learn ----
+  const limit = CLIP * MAD_TO_SD * spread;
+  const rc = clip(r, limit);
+  const al = n < c.levelSamples ? 1 / (n + 1) : 1 / c.levelSamples;
+  let newLevel = level + trend * steps + al * rc;
+  // A level shift held for a while moves the level at once (the alarm does not drag on).
+  if (warm && aShift > 6 && (shift > 0 ? r > 0 : r < 0)) newLevel += SHORT * shift;
+  const newTrend = 0.98 * trend + (0.5 / c.slowSamples) * clip((newLevel - level) / steps - trend, limit);
+  d[o + LEVEL] = newLevel;
+  d[o + TREND] = newTrend;
+  d[o + SHIFT] = warm && aShift > 6 ? shift * (1 - SHORT) : shift;
+  d[o + VSHORT] = vShort;
+  d[o + DRIFT] = drift;
+  d[o + SPREAD] = spread + a * (Math.min(absR, limit) - spread);
+  d[o + SLOW] = slow + a * clip(y - seasonal - slow, limit * 2);
+  if (!gap && n > 1) d[o + DLONG] = dLong + a * (Math.min(absDiff, CLIP * (dLong + floor)) - dLong);
+  else if (n === 1) d[o + DLONG] = dLong;
+  d[o + DSHORT] = dShort;
+  d[o + SC_RES] = scoreScale(d[o + SC_RES]!, r, a, n);
+  d[o + SC_SHIFT] = scoreScale(d[o + SC_SHIFT]!, shift, a, n);
+  d[o + SC_DRIFT] = scoreScale(d[o + SC_DRIFT]!, drift, a, n);
+  d[o + SC_SPREAD] = scoreScale(d[o + SC_SPREAD]!, fSpread, a, n);
+  if (!gap) d[o + SC_ROUGH] = scoreScale(d[o + SC_ROUGH]!, fRough, a, n);
+
+  // Seasonal profiles learn the deseasonalised deviation from the slow level, in event time.
+  const devFlat = y - slow;
+  const devDay = devFlat - daily;
+  const devWeek = devDay - weekly;
+  const ea = a;
+  d[o + E_FLAT] = d[o + E_FLAT]! + ea * (Math.min(Math.abs(devFlat), limit * 2) - d[o + E_FLAT]!);
+  d[o + E_DAY] = d[o + E_DAY]! + ea * (Math.min(Math.abs(devDay), limit * 2) - d[o + E_DAY]!);
+  d[o + E_WEEK] = d[o + E_WEEK]! + ea * (Math.min(Math.abs(devWeek), limit * 2) - d[o + E_WEEK]!);
+  const span = dt > 0 && Number.isFinite(dt) ? Math.min(dt, DAY_BUCKET_MS) : step > 0 ? step : 0;
+  if (step < DAY_BUCKET_MS && span > 0) {
+    const db = dayBase + Math.floor(dayPos);
+    const mDay = d32[db]!;
+    const target = clip(devFlat - (season >= 2 ? weekly : 0), limit * 2);
+    const ka = Math.min(1, span / (Math.max(1, Math.min(daysSeen, c.seasonDays)) * DAY_BUCKET_MS));
+    d32[db] = Number.isNaN(mDay) ? target : mDay + ka * (target - mDay);
+    const wb = weekBase + Math.floor(weekPos);
+    const mWeek = d32[wb]!;
+    const wTarget = clip(devDay, limit * 2);
+    const wk = Math.min(1, span / (Math.max(1, Math.min(daysSeen / 7, c.seasonDays)) * WEEK_BUCKET_MS));
+    d32[wb] = Number.isNaN(mWeek) ? wTarget : mWeek + wk * (wTarget - mWeek);
+    // Use a profile once a full period was seen and it explains enough of the deviation.
+    let next = 0;
+    if (daysSeen >= 1.5 && d[o + E_DAY]! < (1 - c.seasonGain) * d[o + E_FLAT]!) next = 1;
+    if (next === 1 && daysSeen >= 10 && d[o + E_WEEK]! < (1 - c.seasonGain) * d[o + E_DAY]!) next = 2;
+    if (next !== season) {
+      // Keep the prediction continuous: the level takes what the profile no longer explains.
+      const nextSeasonal = next >= 1 ? daily + (next >= 2 ? weekly : 0) : 0;
+      d[o + LEVEL] = d[o + LEVEL]! + seasonal - nextSeasonal;
+      d[o + SEASON] = next;
+    }
+  }
+  d[o + N] = n + 1;
+}
+
+/** Robust scale of a feature: mean |f| with winsorised updates, a running mean at first. */
+function scoreScale(s: number, f: number, a: number, n: number): number {
+  const af = f < 0 ? -f : f;
+  if (n <= 1) return af;
+  const capped = s > 0 ? Math.min(af, CLIP * s) : af;
+  return s + a * (capped - s);
+}
