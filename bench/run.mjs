@@ -17,6 +17,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHES = {
   decode: [],
   detect: [],
+  anomaly: [],
   topology: [],
   correlate: [],
   api: [],
