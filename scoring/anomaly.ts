@@ -154,7 +154,7 @@ function resetModel(d: Float64Array, d32: Float32Array, o: number): void {
 }
 
 function clip(v: number, limit: number): number {
-  return v > limit ? limit : v < -limit ? -limit : v;
+  return v > limit ? limit : Math.max(v, -limit);
 }
 
 /** Standard normal upper tail Q(z) for z >= 0 (Abramowitz-Stegun 7.1.26 on erfc, |err| < 1.5e-7
@@ -411,7 +411,7 @@ export function updateAnomaly(
   d[o + E_FLAT] = d[o + E_FLAT]! + ea * (Math.min(Math.abs(devFlat), limit * 2) - d[o + E_FLAT]!);
   d[o + E_DAY] = d[o + E_DAY]! + ea * (Math.min(Math.abs(devDay), limit * 2) - d[o + E_DAY]!);
   d[o + E_WEEK] = d[o + E_WEEK]! + ea * (Math.min(Math.abs(devWeek), limit * 2) - d[o + E_WEEK]!);
-  const span = dt > 0 && Number.isFinite(dt) ? Math.min(dt, DAY_BUCKET_MS) : step > 0 ? step : 0;
+  const span = dt > 0 && Number.isFinite(dt) ? Math.min(dt, DAY_BUCKET_MS) : 0;
   if (step < DAY_BUCKET_MS && span > 0) {
     const db = dayBase + Math.floor(dayPos);
     const mDay = d32[db]!;
