@@ -43,6 +43,10 @@ export interface AnomalyConfig {
    * this fraction of the deviation from the slow level. */
   seasonDays: number;
   seasonGain: number;
+  /** The likelihood's tail probability is multiplied by max(1, referenceStepMs / step), so one
+   * threshold means about the same false-alert rate per day at any sampling interval (a 1-s
+   * series has 300 chances to look unusual for each one of a 5-min series). */
+  referenceStepMs: number;
 }
 
 export const DEFAULT_ANOMALY: Readonly<AnomalyConfig> = Object.freeze({
@@ -53,6 +57,7 @@ export const DEFAULT_ANOMALY: Readonly<AnomalyConfig> = Object.freeze({
   recentWeight: 0.5,
   seasonDays: 4,
   seasonGain: 0.3,
+  referenceStepMs: 300_000,
 });
 
 /** How a rule thresholds the detector by default: likelihood and consecutive samples. */
@@ -109,7 +114,19 @@ const E_DAY = 27; // mean |x - slow - daily|
 const E_WEEK = 28; // mean |x - slow - daily - weekly|
 const SEASON = 29; // 0 none, 1 daily, 2 daily + weekly
 const INCREASES = 30; // counter detection: non-negative steps among the first samples
-const HEADER = 32;
+const DAY_SUM = 31; // sum and count of the known daily buckets (the profile is used centred)
+const DAY_CNT = 32;
+const WEEK_SUM = 33;
+const WEEK_CNT = 34;
+const DRIFT2 = 35; // long mean of x - slow - season
+const DSHORT2 = 36; // long-window mean |diff|
+const SC_DRIFT2 = 37;
+const SC_ROUGH2 = 38;
+const FLAT_P = 39; // how often a step is flat (|diff| tiny against the long mean |diff|)
+const FLAT_RUN = 40; // flat steps in a row now
+const FLAT_PC = 41; // how often a flat step follows a flat step (smooth crests, quantised values)
+const S_DIR = 42; // recent signed score: the direction of what is unusual now
+const HEADER = 44;
 const DAY_BUCKETS = 48;
 const WEEK_BUCKETS = 7 * 8; // 3-hour buckets of the week
 const DAY_SLOT = HEADER; // float32 x DAY_BUCKETS
@@ -124,6 +141,7 @@ const WEEK_BUCKET_MS = WEEK_MS / WEEK_BUCKETS;
 const DECIDE = 12;
 const SHORT = 0.25; // weight of the short means
 const MEDIUM = 1 / 12;
+const LONG = 1 / 48; // averages out short cycles: slow shifts and ramps, frequency changes
 const CLIP = 4;
 const MAD_TO_SD = 1.2533;
 
@@ -145,7 +163,7 @@ export function initAnomaly(d: Float64Array, d32: Float32Array, o: number, _c: A
 
 /** Forgets the model (not the interval): a series that turned out not to be a counter. */
 function resetModel(d: Float64Array, d32: Float32Array, o: number): void {
-  for (let i = LEVEL; i <= SEASON; i++) d[o + i] = 0;
+  for (let i = LEVEL; i < HEADER; i++) d[o + i] = 0;
   d[o + N] = 0;
   d[o + LAST_Y] = Number.NaN;
   d[o + QUANTUM] = Number.POSITIVE_INFINITY;
@@ -272,10 +290,11 @@ export function updateAnomaly(
   const weekPos = ((((t + 3 * DAY_MS) % WEEK_MS) + WEEK_MS) % WEEK_MS) / WEEK_BUCKET_MS; // Monday 00:00 UTC = 0
   const dayBase = 2 * (o + DAY_SLOT);
   const weekBase = 2 * (o + WEEK_SLOT);
+  // Profiles hold shape only: centred on their mean, so a level shift is never "seasonal".
   let daily = profileAt(d32, dayBase, DAY_BUCKETS, dayPos);
-  if (Number.isNaN(daily)) daily = 0;
+  daily = Number.isNaN(daily) ? 0 : daily - d[o + DAY_SUM]! / d[o + DAY_CNT]!;
   let weekly = profileAt(d32, weekBase, WEEK_BUCKETS, weekPos);
-  if (Number.isNaN(weekly)) weekly = 0;
+  weekly = Number.isNaN(weekly) ? 0 : weekly - d[o + WEEK_SUM]! / d[o + WEEK_CNT]!;
   const season = d[o + SEASON]!;
   const seasonal = season >= 1 ? daily + (season >= 2 ? weekly : 0) : 0;
 
@@ -306,17 +325,22 @@ export function updateAnomaly(
   const vShort = d[o + VSHORT]! + SHORT * (Math.min(absR, 3 * CLIP * spread) - d[o + VSHORT]!);
   const dev = y - slow - seasonal;
   const drift = d[o + DRIFT]! + MEDIUM * (dev - d[o + DRIFT]!);
+  const drift2 = d[o + DRIFT2]! + LONG * (dev - d[o + DRIFT2]!);
   let dLong = d[o + DLONG]!;
   let dShort = d[o + DSHORT]!;
+  let dShort2 = d[o + DSHORT2]!;
   if (!gap) {
     dShort += SHORT * (absDiff - dShort);
+    dShort2 += LONG * (absDiff - dShort2);
   }
   if (n === 1) {
     dLong = absDiff;
     dShort = absDiff;
+    dShort2 = absDiff;
   }
   const fSpread = Math.log((vShort + floor) / (spread + floor));
   const fRough = Math.log((dShort + floor) / (dLong + floor));
+  const fRough2 = Math.log((dShort2 + floor) / (dLong + floor));
 
   const a = n < c.slowSamples ? 1 / (n + 1) : 1 / c.slowSamples;
   const warm = n >= c.warmupSamples;
@@ -327,11 +351,28 @@ export function updateAnomaly(
   const scDrift = Math.max(d[o + SC_DRIFT]!, floor);
   const scSpread = Math.max(d[o + SC_SPREAD]!, 0.05);
   const scRough = Math.max(d[o + SC_ROUGH]!, 0.05);
+
+  const scDrift2 = Math.max(d[o + SC_DRIFT2]!, floor);
+  const scRough2 = Math.max(d[o + SC_ROUGH2]!, 0.02);
   const zRes = r / (MAD_TO_SD * scRes);
   const zShift = shift / (MAD_TO_SD * scShift);
   const zDrift = drift / (MAD_TO_SD * scDrift);
-  const zSpread = fSpread / (MAD_TO_SD * scSpread);
-  const zRough = fRough / (MAD_TO_SD * scRough);
+  const zSpread = fSpread > 0 ? fSpread / (MAD_TO_SD * scSpread) : 0;
+  // The short windows judge only rises: a mean of 4 small values has a heavy lower tail, so
+  // falls are left to the long window and to the flat-run surprise below.
+  const zRough = fRough > 0 ? fRough / (MAD_TO_SD * scRough) : 0;
+  // A run of flat steps (a stuck sensor, a platform) as surprising as its probability under the
+  // learned frequencies: a flat step p0, a flat step after a flat one pc (a Markov chain, so
+  // the flat crests of a smooth cycle or a quantised series are not surprising):
+  // P = p0 pc^(run-1), as a Gaussian z.
+  const flat = !gap && n > 1 && absDiff <= 0.02 * dLong;
+  const prevRun = d[o + FLAT_RUN]!;
+  const flatRun = flat ? prevRun + 1 : 0;
+  const p0 = Math.max(d[o + FLAT_P]!, 1 / c.slowSamples);
+  const pc = Math.min(Math.max(d[o + FLAT_PC]!, p0, 0.02), 0.98);
+  const zFlat = flatRun > 0 ? -Math.sqrt(-2 * (Math.log(p0) + (flatRun - 1) * Math.log(pc))) : 0;
+  const zDrift2 = drift2 / (MAD_TO_SD * scDrift2);
+  const zRough2 = fRough2 / (MAD_TO_SD * scRough2);
   let score = zRes < 0 ? -zRes : zRes;
   let dir = zRes;
   const aShift = zShift < 0 ? -zShift : zShift;
@@ -354,6 +395,21 @@ export function updateAnomaly(
     score = aRough;
     dir = zRough;
   }
+  const aDrift2 = zDrift2 < 0 ? -zDrift2 : zDrift2;
+  if (aDrift2 > score) {
+    score = aDrift2;
+    dir = zDrift2;
+  }
+  const aFlat = -zFlat;
+  if (aFlat > score) {
+    score = aFlat;
+    dir = -1;
+  }
+  const aRough2 = gap ? 0 : zRough2 < 0 ? -zRough2 : zRough2;
+  if (aRough2 > score) {
+    score = aRough2;
+    dir = zRough2;
+  }
   if (score > 1e6) score = 1e6;
 
   // ---- likelihood ----
@@ -363,9 +419,13 @@ export function updateAnomaly(
   const sSd = Math.max(Math.sqrt(sVar), 0.1);
   const recent = d[o + S_RECENT]! + c.recentWeight * (score - d[o + S_RECENT]!);
   d[o + S_RECENT] = recent;
+  const signed = d[o + S_DIR]! + c.recentWeight * ((dir < 0 ? -score : score) - d[o + S_DIR]!);
+  d[o + S_DIR] = signed;
   const zl = (recent - sMean) / sSd;
-  const likelihood = 1 - normalTail(zl);
-  const sClipped = Math.min(score, sMean + CLIP * sSd);
+  const perDay = step > 0 && step < c.referenceStepMs ? c.referenceStepMs / step : 1;
+  const tail = normalTail(zl) * perDay;
+  const likelihood = tail >= 1 ? 0 : 1 - tail;
+  const sClipped = Math.min(score, sMean + 3 * sSd);
   const sr = sClipped - sMean;
   d[o + S_MEAN] = sMean + la * sr;
   d[o + S_VAR] = (1 - la) * (sVar + la * sr * sr);
@@ -376,7 +436,7 @@ export function updateAnomaly(
   out.band = MAD_TO_SD * spread;
   if (warm) {
     out.likelihood = likelihood;
-    out.direction = dir > 0 ? 1 : dir < 0 ? -1 : 0;
+    out.direction = signed > 0 ? 1 : signed < 0 ? -1 : 0;
   }
 
   // ---- learn ----
@@ -391,17 +451,36 @@ export function updateAnomaly(
   d[o + TREND] = newTrend;
   d[o + SHIFT] = warm && aShift > 6 ? shift * (1 - SHORT) : shift;
   d[o + VSHORT] = vShort;
-  d[o + DRIFT] = drift;
+  let newSlow = slow + a * clip(y - seasonal - slow, limit * 2);
+  if (warm && aDrift2 > 6 && aDrift > 6 && (drift > 0 ? dev > 0 : dev < 0)) {
+    // A new regime, held for a while: the slow level moves to it, so the alarm ends and the
+    // next change is judged against the new normal.
+    newSlow += LONG * drift;
+    d[o + DRIFT] = drift * (1 - LONG);
+    d[o + DRIFT2] = drift2 * (1 - LONG);
+  } else {
+    d[o + DRIFT] = drift;
+    d[o + DRIFT2] = drift2;
+  }
+  d[o + SLOW] = newSlow;
   d[o + SPREAD] = spread + a * (Math.min(absR, limit) - spread);
-  d[o + SLOW] = slow + a * clip(y - seasonal - slow, limit * 2);
   if (!gap && n > 1) d[o + DLONG] = dLong + a * (Math.min(absDiff, CLIP * (dLong + floor)) - dLong);
   else if (n === 1) d[o + DLONG] = dLong;
   d[o + DSHORT] = dShort;
+  d[o + DSHORT2] = dShort2;
   d[o + SC_RES] = scoreScale(d[o + SC_RES]!, r, a, n);
   d[o + SC_SHIFT] = scoreScale(d[o + SC_SHIFT]!, shift, a, n);
   d[o + SC_DRIFT] = scoreScale(d[o + SC_DRIFT]!, drift, a, n);
-  d[o + SC_SPREAD] = scoreScale(d[o + SC_SPREAD]!, fSpread, a, n);
-  if (!gap) d[o + SC_ROUGH] = scoreScale(d[o + SC_ROUGH]!, fRough, a, n);
+  if (fSpread >= 0 || n <= 1) d[o + SC_SPREAD] = scoreScale(d[o + SC_SPREAD]!, fSpread, 2 * a, n);
+  d[o + SC_DRIFT2] = scoreScale(d[o + SC_DRIFT2]!, drift2, a, n);
+  if (!gap) {
+    if (fRough >= 0 || n <= 1) d[o + SC_ROUGH] = scoreScale(d[o + SC_ROUGH]!, fRough, 2 * a, n);
+    d[o + FLAT_RUN] = flatRun;
+    if (n > 1) d[o + FLAT_P] = d[o + FLAT_P]! + a * ((flat ? 1 : 0) - d[o + FLAT_P]!);
+    if (prevRun > 0)
+      d[o + FLAT_PC] = d[o + FLAT_PC]! + Math.max(a, 0.05) * ((flat ? 1 : 0) - d[o + FLAT_PC]!);
+    d[o + SC_ROUGH2] = scoreScale(d[o + SC_ROUGH2]!, fRough2, a, n);
+  }
 
   // Seasonal profiles learn the deseasonalised deviation from the slow level, in event time.
   const devFlat = y - slow;
@@ -417,12 +496,17 @@ export function updateAnomaly(
     const mDay = d32[db]!;
     const target = clip(devFlat - (season >= 2 ? weekly : 0), limit * 2);
     const ka = Math.min(1, span / (Math.max(1, Math.min(daysSeen, c.seasonDays)) * DAY_BUCKET_MS));
-    d32[db] = Number.isNaN(mDay) ? target : mDay + ka * (target - mDay);
+    const nextDay = Number.isNaN(mDay) ? target : mDay + ka * (target - mDay);
+    d32[db] = nextDay;
+    d[o + DAY_SUM] = d[o + DAY_SUM]! + d32[db]! - (Number.isNaN(mDay) ? 0 : mDay);
+    if (Number.isNaN(mDay)) d[o + DAY_CNT] = d[o + DAY_CNT]! + 1;
     const wb = weekBase + Math.floor(weekPos);
     const mWeek = d32[wb]!;
     const wTarget = clip(devDay, limit * 2);
     const wk = Math.min(1, span / (Math.max(1, Math.min(daysSeen / 7, c.seasonDays)) * WEEK_BUCKET_MS));
     d32[wb] = Number.isNaN(mWeek) ? wTarget : mWeek + wk * (wTarget - mWeek);
+    d[o + WEEK_SUM] = d[o + WEEK_SUM]! + d32[wb]! - (Number.isNaN(mWeek) ? 0 : mWeek);
+    if (Number.isNaN(mWeek)) d[o + WEEK_CNT] = d[o + WEEK_CNT]! + 1;
     // Use a profile once a full period was seen and it explains enough of the deviation.
     let next = 0;
     if (daysSeen >= 1.5 && d[o + E_DAY]! < (1 - c.seasonGain) * d[o + E_FLAT]!) next = 1;
