@@ -8,14 +8,24 @@
  * the recent average score is against the distribution of this series' own scores.
  *
  * Features (each divided by its own robust scale, so autocorrelation and heavy tails calibrate
- * themselves):
+ * themselves; the largest is the raw score):
  *  - residual: value minus prediction (spikes, dips);
  *  - shift: short mean of the residual (level shifts smaller than the noise);
- *  - drift: medium mean of the value against the slow level and the seasonal profile (trend
- *    changes, slow shifts the fast level absorbs, a daily peak that does not come);
- *  - spread: log ratio of the short mean |residual| to the long one (variance changes);
- *  - roughness: log ratio of the short mean |step difference| to the long one (frequency
- *    changes, broken patterns, a flat line where the series used to move).
+ *  - drift, long drift: 12- and 48-sample means of the value against the slow level and the
+ *    seasonal profile (trend changes, slow shifts the fast level absorbs, a daily peak that does
+ *    not come; the long one averages out short cycles);
+ *  - spread: log ratio of the short mean |residual| to the long one, rises only (variance up);
+ *  - roughness, long roughness: log ratio of the short (rises only) and 48-sample mean |step
+ *    difference| to the long one (frequency changes, broken patterns, calmer or rougher noise);
+ *  - flat run: a run of flat steps as surprising as its probability under a learned Markov
+ *    chain of flat steps (a stuck sensor, a platform; smooth crests and quantised series learn
+ *    that flat steps come in runs).
+ * The short windows judge only rises: the mean of a few small values has a heavy lower tail.
+ *
+ * Likelihood: the recent score (an EWMA, weight `recentWeight`) against the mean and sd of this
+ * series' scores (winsorised at 3 sd), as a Gaussian tail; the tail is multiplied by
+ * max(1, referenceStepMs / step) so one threshold means about the same false alerts per day at
+ * 1 s as at 5 min.
  *
  * Learning is counted in samples (so the detector behaves the same at 1 s and 30 min), except
  * the seasonal profiles, which are indexed and aged by event time. The sampling interval is
