@@ -18,6 +18,7 @@ const BENCHES = {
   decode: [],
   detect: [],
   rules: [],
+  anomaly: [],
   topology: [],
   correlate: [],
   api: [],
