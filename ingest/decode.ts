@@ -8,7 +8,7 @@ import {
   encodeLine as encodeLineProtocol,
 } from './lineprotocol.js';
 
-export { setSeriesCacheLimit } from './lineprotocol.js';
+export { setDecoderCacheBudget, setSeriesCacheLimit } from './lineprotocol.js';
 
 /**
  * The one entry point for turning raw metric messages into points. See lineprotocol.ts and

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { InputFormat, Point } from '../core/types.js';
@@ -332,4 +333,30 @@ describe('decoders under hostile input', () => {
       );
     });
   }
+
+  it('ever new long series keep the decoder caches within their memory budget', () => {
+    // Before: the caches were bounded by counts only (100,000 series, 10,000 layouts): series of
+    // 29 tags of 1 KiB each held ~113 KB of heap apiece, growing to 11 GB; wide layouts likewise
+    // (1.3 MB each, up to 13 GB).
+    // The budget is set low here (the default is 512 MiB) so that the test need not fill it.
+    const script = `
+      const { decodeBuffer, setDecoderCacheBudget } = await import(${JSON.stringify(new URL('./decode.ts', import.meta.url).href)});
+      setDecoderCacheBudget(32 << 20);
+      for (let l = 0; l < 1500; l++) {
+        const tags = Array.from({ length: 29 }, (_, t) => 't' + t + '=' + String(l).padStart(1000, 'v')).join(',');
+        decodeBuffer(Buffer.from('w,' + tags + ' v=1 1'), 'lp', { defaultTime: 0 });
+      }
+      gc();
+      console.log(JSON.stringify(process.memoryUsage().heapUsed));`;
+    const out = execFileSync(
+      process.execPath,
+      ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const heap = JSON.parse(out.trim().split('\n').pop()!) as number;
+    // 1,500 such series held ~170 MB; within a 32 MiB budget, what is left is the process itself.
+    expect(heap).toBeLessThan(80e6);
+  }, 120_000);
 });

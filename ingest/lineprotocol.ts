@@ -232,6 +232,31 @@ let lastSeries: Series | undefined;
 const layouts = new Map<string, Layout>();
 const LAYOUT_CACHE_LIMIT = 10_000;
 
+/**
+ * Heap held by the caches, estimated from the characters of series sections and layout keys.
+ * The count bounds alone let hostile input of ever new long series (29 tags of 1 KiB) or wide
+ * layouts (499 keys of 256 bytes) hold gigabytes; past the budget the caches start over, as
+ * when the series count bound is reached. 100,000 Telegraf-like series (~850 bytes each) use a
+ * sixth of it.
+ */
+let cacheCost = 0;
+let cacheBudget = 512 << 20;
+
+/** Sets the caches' heap budget in bytes (see cacheBudget); returns the previous one. */
+export function setDecoderCacheBudget(bytes: number): number {
+  const previous = cacheBudget;
+  cacheBudget = Math.max(1 << 20, Math.floor(bytes));
+  return previous;
+}
+
+function resetCaches(): void {
+  seriesCache.clear();
+  seriesByHash.clear();
+  layouts.clear();
+  lastSeries = undefined;
+  cacheCost = 0;
+}
+
 /** The shared layout of the first `count` scratch keys. */
 function internLayout(count: number): Layout {
   const rawKeys = scratchRaw.slice(0, count);
@@ -253,7 +278,10 @@ function internLayout(count: number): Layout {
     keyBytes: count > scratchNums.length ? [] : rawKeys.map((k) => Array.from(Buffer.from(k, 'utf8'))),
     checked: undefined,
   };
-  if (layouts.size >= LAYOUT_CACHE_LIMIT) layouts.clear();
+  // Keys are held as text three times (id, raw, unescaped) and as one array of bytes.
+  cacheCost += id.length * 14 + 300;
+  if (cacheCost > cacheBudget) resetCaches();
+  else if (layouts.size >= LAYOUT_CACHE_LIMIT) layouts.clear();
   layouts.set(id, layout);
   return layout;
 }
@@ -895,11 +923,9 @@ function parseLine(
       const flat = flatten(rawSeries);
       series = parseSeries(flat, start);
       if (series === undefined) return undefined;
-      if (seriesCache.size >= seriesCacheLimit) {
-        seriesCache.clear();
-        seriesByHash.clear();
-        lastSeries = undefined;
-      }
+      // The section as text, its words, its tags (keys and values), the series object.
+      cacheCost += flat.length * 6 + 400;
+      if (seriesCache.size >= seriesCacheLimit || cacheCost > cacheBudget) resetCaches();
       seriesCache.set(flat, series);
     }
     if (lastSeries !== undefined) lastSeries.next = series;
