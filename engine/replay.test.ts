@@ -87,4 +87,30 @@ describe('replay of Telegraf JSON', () => {
       [2, 'line 2 (metric 2 of the batch): expected a metric object, got "x"'],
     ]);
   });
+
+  it('reports the points a TSDB refuses on their input line, counted apart from malformed lines', async () => {
+    // Before: the writer logged them (replay gives it no logger: nothing) and they were gone.
+    const { pipeline } = buildEngine(loadConfig());
+    const errors: DecodeError[] = [];
+    const sink: PointSink = {
+      write: async (batch, onRefused) => {
+        batch.forEach((p, index) => {
+          if (p.measurement === 'poison') onRefused?.({ index, line: 'as sent', reason: 'HTTP 400: no' });
+        });
+      },
+      forceFlush: async () => {},
+      shutdown: async () => {},
+    };
+    const text = 'cpu,host=h1 v=1 1\nbad\n# note\npoison,host=h1 v=2 2\n\ncpu,host=h1 v=3 3\npoison v=4 4\n';
+    const summary = await replay(chunked(text, 9), pipeline, {
+      format: 'lp',
+      sink,
+      onError: (e) => errors.push(e),
+    });
+    expect(summary).toMatchObject({ points: 4, malformed: 1, refused: 2 });
+    expect(errors.filter((e) => e.reason.includes('TSDB')).map((e) => [e.line, e.reason])).toEqual([
+      [4, 'line 4: refused by the TSDB: HTTP 400: no'],
+      [7, 'line 7: refused by the TSDB: HTTP 400: no'],
+    ]);
+  });
 });
