@@ -16,6 +16,7 @@ import { entityRoutes } from './routes/entities.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { silenceRoutes } from './routes/silences.js';
 import { ErrorSchema, LivenessSchema, ReadinessSchema, withErrors } from './schemas.js';
+import { addStrictIntegerQuery } from './strict-query.js';
 
 /**
  * The REST API: fastify with a JSON schema on every route (validation, response serialization,
@@ -80,6 +81,8 @@ export async function createApiServer(
   const metrics = new ApiMetrics(backend);
 
   app.setErrorHandler(errorHandler);
+  // Integer query parameters in decimal digits only: ajv would coerce `Infinity` and skip `maximum`.
+  app.addHook('onRoute', addStrictIntegerQuery);
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody(404, 'url', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
