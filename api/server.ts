@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { TokenAuthenticator } from './auth.js';
@@ -104,23 +103,30 @@ export async function createApiServer(
   });
 
   if (config.rateLimit !== false) {
+    const { max, window } = config.rateLimit;
     await app.register(rateLimit, {
-      global: true,
-      max: config.rateLimit.max,
-      timeWindow: config.rateLimit.window,
-      // One bucket per token (hashed: the store must not hold tokens), else per address.
-      keyGenerator: (request) => {
-        const h = request.headers.authorization;
-        return h
-          ? 't:' + createHash('sha256').update(h).digest('base64url').slice(0, 22)
-          : 'ip:' + request.ip;
-      },
+      // Not per route: route-level hooks run after the app's, so a request refused by the token
+      // check (no token, a bad one) would never be counted. One app-level hook, before auth.
+      global: false,
+      max,
+      timeWindow: window,
+      keyGenerator: (request) => rateLimitKey(request, auth),
       errorResponseBuilder: (_request, context) =>
         new ApiError(
           429,
           'rate',
-          `rate limit of ${context.max} requests per ${Math.round(config.rateLimit === false ? 0 : config.rateLimit.window / 1000)} s reached; retry in ${context.after}`,
+          `rate limit of ${context.max} requests per ${Math.round(window / 1000)} s reached; retry in ${context.after}`,
         ),
+    });
+    // The handler does not use `this`; its type asks for the plain instance type.
+    const limit = app.rateLimit() as unknown as (
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ) => Promise<void>;
+    app.addHook('onRequest', async (request, reply) => {
+      // Liveness and readiness probes are never limited (an orchestrator must always get an answer).
+      if (request.routeOptions.config?.scope === 'public') return;
+      await limit(request, reply);
     });
   }
   if (config.cors.origins.length > 0) {
@@ -259,4 +265,17 @@ export async function createApiServer(
       await app.close();
     },
   };
+}
+
+/**
+ * The rate limiter's bucket: the configured token a request presents (however `Bearer` and the
+ * spacing are spelled, so re-spelling the header gets no fresh quota), else the client address
+ * (IPv4-mapped addresses as IPv4, IPv6 by /64 prefix, as one host usually holds a whole /64).
+ * Requests without a token, with a malformed header or an unknown token all count against their
+ * address, so rotating made-up tokens does not reset the budget either.
+ */
+export function rateLimitKey(request: FastifyRequest, auth: TokenAuthenticator): string {
+  const principal = auth.presented(request);
+  if (principal?.key !== undefined) return 'token:' + principal.key;
+  return 'addr:' + normalizeIP(request.ip ?? request.socket.remoteAddress ?? 'unknown');
 }

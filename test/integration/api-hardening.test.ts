@@ -2,6 +2,7 @@
 // limits that must be finite integers, rate limits that a tokenless client or a re-spelled
 // header cannot dodge, deep and oversized alert bodies, security headers.
 
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, type ApiServerOptions, createApiServer } from '../../api/server.js';
 import { ApiClient, type Json, ScenarioEngine } from '../../api/testing.js';
@@ -101,5 +102,97 @@ describe('page limits are finite integers on every route that takes one', () => 
     expect(topo.status).toBe(200);
     expect(topo.body.nodes).toBeLessThanOrEqual(5);
     expect(topo.body.truncated).toBe(true);
+  });
+});
+
+/** GET over a fresh connection from a chosen local address (127.0.0.x are all loopback on Linux). */
+function getFrom(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  localAddress = '127.0.0.1',
+): Promise<{ status: number; body: Json }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(base + path, { headers, localAddress, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body: text === '' ? undefined : JSON.parse(text) }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('rate limits per normalized token and per client address', () => {
+  it('limits requests without a token, with malformed headers and with made-up tokens, per address', async () => {
+    const { baseUrl } = await serve({ rateLimit: { max: 5, window: '1m' } });
+    const statuses: number[] = [];
+    const headers: Array<Record<string, string>> = [
+      {},
+      {},
+      { authorization: 'Basic YTpi' },
+      { authorization: 'Bearer made-up-token-0001' },
+      { authorization: 'Bearer made-up-token-0002' },
+      { authorization: 'Bearer made-up-token-0003' },
+      {},
+      { authorization: 'Bearer made-up-token-0004' },
+    ];
+    for (const h of headers) statuses.push((await getFrom(baseUrl, '/api/v1/incidents', h)).status);
+    // Five refusals for want of a token, then the address's budget is spent.
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    const limited = await getFrom(baseUrl, '/api/v1/no-such-route', {});
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: 'Too Many Requests', field: 'rate' });
+    // Another address has its own budget; a configured token has its own bucket even from here.
+    expect((await getFrom(baseUrl, '/api/v1/incidents', {}, '127.0.0.2')).status).toBe(401);
+    const reader = await getFrom(baseUrl, '/api/v1/incidents', { authorization: `Bearer ${READ}` });
+    expect(reader.status).toBe(200);
+    // Probes are never limited.
+    expect((await getFrom(baseUrl, '/healthz', {})).status).toBe(200);
+    expect((await getFrom(baseUrl, '/readyz', {})).status).toBe(200);
+  });
+
+  it('gives one bucket to a token however the header spells Bearer and the spacing', async () => {
+    const { baseUrl } = await serve({ rateLimit: { max: 6, window: '1m' } });
+    const spellings = [
+      `Bearer ${WRITE}`,
+      `Bearer  ${WRITE}`,
+      `bearer ${WRITE}`,
+      `Bearer\t${WRITE}`,
+      `BEARER ${WRITE}`,
+      `Bearer ${WRITE}\t`,
+      `bEaReR   ${WRITE}`,
+      `Bearer \t ${WRITE}`,
+    ];
+    const statuses: number[] = [];
+    for (const authorization of spellings) {
+      statuses.push((await getFrom(baseUrl, '/api/v1/health?level=idc', { authorization })).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);
+    // The other token, from the same address, is not affected.
+    const reader = await getFrom(baseUrl, '/api/v1/health?level=idc', { authorization: `Bearer ${READ}` });
+    expect(reader.status).toBe(200);
+  });
+
+  it('keys IPv6 clients by /64 and IPv4-mapped addresses as IPv4', async () => {
+    const s = await createApiServer(engine.backend, { port: 0, rateLimit: { max: 2, window: '1m' } });
+    servers.push(s);
+    const get = (remoteAddress: string) =>
+      s.app.inject({ url: '/api/v1/incidents', remoteAddress }).then((r) => r.statusCode);
+    // No token configured: reads answer on loopback only, so remote clients get 401 until limited.
+    expect([
+      await get('2001:db8:1:2::1'),
+      await get('2001:db8:1:2:ffff::9'),
+      await get('2001:db8:1:2::77'),
+    ]).toEqual([401, 401, 429]);
+    expect(await get('2001:db8:1:3::1')).toBe(401);
+    expect([await get('::ffff:192.0.2.9'), await get('192.0.2.9'), await get('::ffff:192.0.2.9')]).toEqual([
+      401, 401, 429,
+    ]);
   });
 });
