@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,12 @@ import { FleetGenerator } from '../scripts/produce-metrics.js';
 // `converge replay` as a user runs it: the CLI in its own process, on a file, printing counts.
 const dir = mkdtempSync(join(tmpdir(), 'converge-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeLines(name: string, lines: readonly string[]): string {
+  const file = join(dir, name);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
 
 function converge(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bin/cli.ts', ...args], {
@@ -81,6 +87,45 @@ describe('converge replay', () => {
       series: 2,
       entities: { idc: 1, rack: 1, host: 1, container: 1, app: 1 },
     });
+  });
+
+  it('--alerts reports deep, oversized and mistyped records by line and replays the others', () => {
+    const good = readFileSync('fixtures/streams/jd-alerts.jsonl', 'utf8').trimEnd().split('\n').slice(0, 400);
+    const deep = `{"a":`.repeat(200_000) + '"x"' + '}'.repeat(200_000);
+    const first = JSON.parse(good[0]!);
+    const bad = [
+      JSON.stringify({ ...first, labels: { team: 'pay' } }).replace('{"team":"pay"}', `{"team":${deep}}`),
+      JSON.stringify({ ...first, labels: { note: 'n'.repeat(5000) } }),
+      JSON.stringify({ ...first, labels: { list: ['a', 'b'] } }),
+      JSON.stringify({ ...first, entity: { level: 'host', id: 'h'.repeat(600) } }),
+      `[${deep}]`,
+    ];
+    // Bad lines at 3, 101, 202, 303 and 404 (1-based), the good ones around them.
+    const lines = [...good];
+    const at = [2, 100, 201, 302, 403];
+    at.forEach((i, k) => lines.splice(i, 0, bad[k]!));
+    const file = join(dir, 'hostile-alerts.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const r = converge(['replay', '--alerts', file, '--summary-json']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary.malformed).toBe(5);
+    const reference = converge([
+      'replay',
+      '--alerts',
+      writeLines('good-alerts.jsonl', good),
+      '--summary-json',
+    ]);
+    expect(summary.alerts).toBe(JSON.parse(reference.last).alerts);
+    expect(summary.incidents).toBe(JSON.parse(reference.last).incidents);
+    const shown = r.stderr.split('\n').filter((l) => l.startsWith(file));
+    expect(shown).toHaveLength(5);
+    expect(shown[0]).toMatch(/:3: labels\.team must be a string \(got an object: \{"a":\{"a":/);
+    expect(shown[0]!.length).toBeLessThan(file.length + 200);
+    expect(shown[1]).toContain(':101: labels.note is 5000 characters long (at most 4096)');
+    expect(shown[2]).toContain(':202: labels.list must be a string (got an array: ["a","b"])');
+    expect(shown[3]).toContain(':303: entity.id is 600 characters long (at most 512)');
+    expect(shown[4]).toContain(':404: expected a JSON object');
   });
 
   it('refuses a bad config with the offending key and exit code 2', () => {

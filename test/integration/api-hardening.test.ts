@@ -196,3 +196,85 @@ describe('rate limits per normalized token and per client address', () => {
     ]);
   });
 });
+
+describe('deep and oversized alert bodies', () => {
+  let writer: ApiClient;
+  const deep = (depth: number) => '{"a":'.repeat(depth) + '"x"' + '}'.repeat(depth);
+  const alert = (extra: string) =>
+    `{"entity":{"level":"host","id":"h-deep"},"rule":"Deep","state":"firing","at":${engine.faultStart}${extra}}`;
+
+  beforeAll(async () => {
+    writer = (await serve()).withToken(WRITE);
+  });
+
+  it('refuses deeply nested labels with a 400 naming the label, not a 500', async () => {
+    const before = engine.backend.alertLog.counts().received;
+    const r = await writer.post('/api/v1/alerts', alert(`,"labels":{"team":${deep(100_000)}}`));
+    expect(r.status).toBe(400);
+    expect(r.body.field).toBe('labels.team');
+    expect(r.body.message).toMatch(/^body: labels\.team must be a string \(got an object: \{"a":\{"a":/);
+    expect(r.text.length).toBeLessThan(400);
+    const annotations = await writer.post('/api/v1/alerts', alert(`,"annotations":${deep(50_000)}`));
+    expect(annotations.status).toBe(400);
+    expect(annotations.body.field).toBe('annotations.a');
+    const entity = await writer.post(
+      '/api/v1/alerts',
+      `{"entity":{"level":${deep(100_000)},"id":"h"},"rule":"R","state":"firing","at":1}`,
+    );
+    expect(entity.status).toBe(400);
+    expect(entity.body.field).toBe('entity.level');
+    // A body that is nothing but nesting.
+    const bare = await writer.post('/api/v1/alerts', `[${deep(200_000)}]`);
+    expect(bare.status).toBe(400);
+    expect(engine.backend.alertLog.counts().received).toBe(before);
+  });
+
+  it('bounds label sizes and counts, naming the label', async () => {
+    const big = await writer.post('/api/v1/alerts', alert(`,"labels":{"note":"${'n'.repeat(5000)}"}`));
+    expect(big.status).toBe(400);
+    expect(big.body).toMatchObject({ field: 'labels.note' });
+    expect(big.body.message).toContain('labels.note is 5000 characters long (at most 4096)');
+    const labels: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) labels[`l${i}`] = 'v';
+    const many = await writer.post('/api/v1/alerts', alert(`,"labels":${JSON.stringify(labels)}`));
+    expect(many.status).toBe(400);
+    expect(many.body.message).toContain('labels has more than 128 entries');
+    const id = await writer.post(
+      '/api/v1/alerts',
+      `{"entity":{"level":"host","id":"${'h'.repeat(513)}"},"rule":"R","state":"firing","at":1}`,
+    );
+    expect(id.status).toBe(400);
+    expect(id.body).toMatchObject({ field: 'entity.id' });
+  });
+
+  it('keeps the good alerts of a batch and lists the bad ones by index (array, JSON Lines, Alertmanager)', async () => {
+    const good = (id: string) =>
+      `{"entity":{"level":"host","id":"${id}"},"rule":"DeepBatch","state":"firing","at":${engine.faultStart}}`;
+    const array = await writer.post(
+      '/api/v1/alerts',
+      `[${good('h-ok-1')},${alert(`,"labels":{"team":${deep(100_000)}}`)},${good('h-ok-2')}]`,
+    );
+    expect(array.status).toBe(200);
+    expect(array.body).toMatchObject({ accepted: 2, rejected: 1, format: 'native' });
+    expect(array.body.errors[0].index).toBe(1);
+    expect(array.body.errors[0].message).toMatch(/^\[1\]\.labels\.team must be a string/);
+
+    const lines = [good('h-ok-3'), alert(`,"labels":{"team":${deep(100_000)}}`), good('h-ok-4')].join('\n');
+    const jsonl = await writer.post('/api/v1/alerts', lines, { 'content-type': 'application/x-ndjson' });
+    expect(jsonl.status).toBe(200);
+    expect(jsonl.body).toMatchObject({ accepted: 2, rejected: 1, format: 'jsonl' });
+    expect(jsonl.body.errors[0]).toMatchObject({ index: 1 });
+
+    const start = new Date(engine.faultStart).toISOString();
+    const am = (labels: string) => `{"status":"firing","labels":${labels},"startsAt":"${start}"}`;
+    const webhook = await writer.post(
+      '/api/v1/alerts',
+      `{"version":"4","receiver":"converge","status":"firing","alerts":[` +
+        `${am('{"alertname":"AmDeep","host":"h-am-1"}')},` +
+        `${am(`{"alertname":"AmDeep","host":"h-am-2","team":${deep(100_000)}}`)}]}`,
+    );
+    expect(webhook.status).toBe(200);
+    expect(webhook.body).toMatchObject({ accepted: 1, rejected: 1, format: 'alertmanager' });
+    expect(webhook.body.errors[0].message).toMatch(/^alerts\.1: labels\.team must be a string/);
+  });
+});
