@@ -103,7 +103,9 @@ describe('converge replay', () => {
     // Bad lines at 3, 101, 202, 303 and 404 (1-based), the good ones around them.
     const lines = [...good];
     const at = [2, 100, 201, 302, 403];
-    at.forEach((i, k) => lines.splice(i, 0, bad[k]!));
+    at.forEach((i, k) => {
+      lines.splice(i, 0, bad[k]!);
+    });
     const file = join(dir, 'hostile-alerts.jsonl');
     writeFileSync(file, lines.join('\n') + '\n');
     const r = converge(['replay', '--alerts', file, '--summary-json']);

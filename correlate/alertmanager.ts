@@ -1,5 +1,5 @@
-import type { AlertEvent, DecodeError, EntityRef, Level, Severity } from '../core/types.js';
 import { preview, stringMap } from '../core/json-values.js';
+import type { AlertEvent, DecodeError, EntityRef, Level, Severity } from '../core/types.js';
 import { ALERT_LIMITS, alertFingerprint, alertId } from './alerts.js';
 
 /**
