@@ -1,4 +1,5 @@
 import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -50,6 +51,35 @@ export interface ApiServer {
 }
 
 const API_PREFIX = '/api/v1';
+
+/**
+ * Security headers on every answer (helmet). The CSP lets a UI served later from this origin
+ * (web/) load its own scripts, styles, images and fonts and call this API, and nothing else: no
+ * inline scripts or styles, no other origins, no plugins, no framing. No `upgrade-insecure-requests`
+ * and no HSTS: the API serves plain HTTP on loopback by default, and HSTS belongs to whatever
+ * terminates TLS in front of it.
+ */
+export const SECURITY_HEADERS = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  strictTransportSecurity: false,
+  // Cross-origin readers (cors.origins) fetch with CORS, which CORP does not block; embedding is.
+  crossOriginResourcePolicy: { policy: 'same-origin' as const },
+  referrerPolicy: { policy: 'no-referrer' as const },
+};
 const VERSION = '0.1.0';
 
 export async function createApiServer(
@@ -102,6 +132,8 @@ export async function createApiServer(
       request.body = {};
   });
 
+  // First, so that every answer carries them, refusals by the rate limit and the token check too.
+  await app.register(helmet, SECURITY_HEADERS);
   if (config.rateLimit !== false) {
     const { max, window } = config.rateLimit;
     await app.register(rateLimit, {

@@ -278,3 +278,63 @@ describe('deep and oversized alert bodies', () => {
     expect(webhook.body.errors[0].message).toMatch(/^alerts\.1: labels\.team must be a string/);
   });
 });
+
+describe('security headers and own-property lookups', () => {
+  it('sends security headers and a same-origin CSP without inline scripts on every answer', async () => {
+    const base = await serve({ rateLimit: { max: 3, window: '1m' } });
+    const reader = base.withToken(READ);
+    const answers = [
+      await reader.get('/api/v1/incidents'),
+      await base.get('/api/v1/incidents'), // 401
+      await reader.get('/api/v1/no-such-route'), // 404
+      await reader.get('/api/v1/alerts?limit=Infinity'), // 400
+      await reader.get('/api/v1/incidents'), // 429
+      await base.get('/healthz'),
+      await base.withToken(WRITE).get('/metrics'),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 401, 404, 400, 429, 200, 200]);
+    for (const a of answers) {
+      const csp = a.headers.get('content-security-policy') ?? '';
+      expect(csp, `status ${a.status}`).toContain("default-src 'self'");
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).not.toContain('unsafe-eval');
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("object-src 'none'");
+      expect(csp).not.toContain('upgrade-insecure-requests');
+      expect(a.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(a.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(a.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(a.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+      expect(a.headers.get('strict-transport-security')).toBeNull();
+      expect(a.headers.get('x-powered-by')).toBeNull();
+    }
+  });
+
+  it('treats names of Object.prototype as ordinary ids and labels', async () => {
+    const base = await serve();
+    const reader = base.withToken(READ);
+    const writer = base.withToken(WRITE);
+    for (const id of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      expect((await reader.get(`/api/v1/entities/host/${id}`)).status, id).toBe(404);
+      expect((await reader.get(`/api/v1/incidents/${id}`)).status, id).toBe(404);
+      expect((await reader.get(`/api/v1/alerts?entity=host:${id}`)).body.items, id).toEqual([]);
+      expect((await reader.get(`/api/v1/topology?level=host&id=${id}`)).status, id).toBe(404);
+      expect((await writer.post(`/api/v1/incidents/${id}/ack`)).status, id).toBe(404);
+    }
+    const r = await writer.post('/api/v1/alerts', {
+      entity: { level: 'host', id: 'constructor' },
+      rule: 'toString',
+      state: 'firing',
+      at: engine.faultStart,
+      labels: { constructor: 'c', toString: 't', valueOf: 'v' },
+    });
+    expect(r.body).toMatchObject({ accepted: 1, rejected: 0 });
+    const listed = await reader.get('/api/v1/alerts?entity=host:constructor');
+    expect(listed.body.items).toHaveLength(1);
+    expect(listed.body.items[0]).toMatchObject({
+      rule: 'toString',
+      labels: { constructor: 'c', toString: 't', valueOf: 'v' },
+    });
+  });
+});
