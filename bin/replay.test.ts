@@ -130,6 +130,35 @@ describe('converge replay', () => {
     expect(shown[4]).toContain(':404: expected a JSON object');
   });
 
+  it('bounds the topology under a flood of new entities (topology.maxEntities) and keeps every point', () => {
+    const cfg = join(dir, 'capped.yaml');
+    writeFileSync(cfg, 'topology:\n  maxEntities: 500\n');
+    const t0 = 1_704_067_200;
+    const lines: string[] = [];
+    // A real host with 10 containers reporting every second, and 20,000 containers never seen before.
+    for (let s = 0; s < 200; s++) {
+      for (let k = 0; k < 10; k++)
+        lines.push(`cpu,host=real,rack=r1,dc=d1,container_name=real-${k} usage=1 ${(t0 + s) * 1e9}`);
+      for (let k = 0; k < 100; k++) {
+        lines.push(
+          `cpu,host=flood-${s % 7},rack=r1,dc=d1,container_name=flood-${s}-${k} usage=1 ${(t0 + s) * 1e9}`,
+        );
+      }
+    }
+    const file = writeLines('flood.lp', lines);
+    const r = converge(['replay', file, '--format', 'lp', '--config', cfg, '--summary-json', '--quiet']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary.points).toBe(22_000);
+    expect(summary.malformed).toBe(0);
+    const held = Object.values(summary.entities as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(held).toBeLessThanOrEqual(500);
+    expect(summary.capacity.entities).toMatchObject({ held, limit: 500, refused: 0 });
+    // 10 real containers, 8 hosts, rack, idc and 20,000 flood containers came; 500 are held (a
+    // flood host whose containers all went goes too, and comes back with the next one).
+    expect(summary.capacity.entities.evicted).toBeGreaterThanOrEqual(20_020 - 500);
+  });
+
   it('refuses a bad config with the offending key and exit code 2', () => {
     const cfg = join(dir, 'bad.yaml');
     writeFileSync(cfg, 'tsdb:\n  url: not-a-url\ninput:\n  fromat: lp\n');

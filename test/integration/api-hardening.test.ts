@@ -4,9 +4,12 @@
 
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngineBackend } from '../../api/backend.js';
 import { type ApiServer, type ApiServerOptions, createApiServer } from '../../api/server.js';
 import { ApiClient, type Json, ScenarioEngine } from '../../api/testing.js';
+import { Correlator } from '../../correlate/correlator.js';
 import { jdScenario } from '../../fixtures/scenario.js';
+import { TopologyGraph } from '../../topology/graph.js';
 
 const WRITE = 'hardening-writer-5c1e9a7f3b2d4e60';
 const READ = 'hardening-reader-8d2f6b1a9c4e7035';
@@ -336,5 +339,45 @@ describe('security headers and own-property lookups', () => {
       rule: 'toString',
       labels: { constructor: 'c', toString: 't', valueOf: 'v' },
     });
+  });
+});
+
+describe('the topology cap, visible in /metrics and /api/v1/health', () => {
+  it('counts what the cap evicted and refused, per resource', async () => {
+    const topology = new TopologyGraph({ maxEntities: 50 });
+    const backend = createEngineBackend({ topology, correlator: new Correlator(topology) });
+    const s = await createApiServer(backend, {
+      port: 0,
+      tokens: [{ token: READ, scopes: ['read'] }],
+      rateLimit: false,
+    });
+    servers.push(s);
+    const api = new ApiClient(await s.listen(), READ);
+    const t0 = engine.scenario.window.start;
+    // Metric tags naming 1,000 containers nobody has seen before.
+    for (let i = 0; i < 1000; i++)
+      topology.observe({ host: `h${i % 4}`, rack: 'r1', dc: 'd1', container_name: `c${i}` }, t0 + i);
+    // And 48 CMDB hosts under the same rack: with the rack and its IDC, the cap is full of what
+    // cannot be evicted (every metrics-only entity went to make room), and the next point is refused.
+    for (let i = 0; i < 48; i++) {
+      expect(
+        topology.apply({ level: 'host', id: `cmdb-${i}`, parent: { level: 'rack', id: 'r1' } }, t0),
+      ).toBeUndefined();
+    }
+    expect(topology.observe({ host: 'h-late', rack: 'r1', dc: 'd1' }, t0 + 2000)).toBe(false);
+
+    const health = await api.get('/api/v1/health');
+    expect(health.status).toBe(200);
+    const entities = health.body.capacity.find((c: Json) => c.resource === 'entities');
+    // 1,006 metrics-only entities came (1,000 containers, 4 hosts, the rack and the IDC); all but
+    // the rack and the IDC (they hold the CMDB hosts) were evicted.
+    expect(entities).toEqual({ resource: 'entities', held: 50, limit: 50, evicted: 1004, refused: 1 });
+    const metrics = await api.get('/metrics');
+    expect(metrics.text).toContain('converge_capacity_held{resource="entities"} 50');
+    expect(metrics.text).toContain('converge_capacity_limit{resource="entities"} 50');
+    expect(metrics.text).toContain(
+      `converge_capacity_evicted_total{resource="entities"} ${entities.evicted}`,
+    );
+    expect(metrics.text).toContain('converge_capacity_refused_total{resource="entities"} 1');
   });
 });
