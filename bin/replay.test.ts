@@ -99,10 +99,11 @@ describe('converge replay', () => {
       JSON.stringify({ ...first, labels: { list: ['a', 'b'] } }),
       JSON.stringify({ ...first, entity: { level: 'host', id: 'h'.repeat(600) } }),
       `[${deep}]`,
+      JSON.stringify({ ...first, at: 1e20 }),
     ];
-    // Bad lines at 3, 101, 202, 303 and 404 (1-based), the good ones around them.
+    // Bad lines at 3, 101, 202, 303, 404 and 405 (1-based), the good ones around them.
     const lines = [...good];
-    const at = [2, 100, 201, 302, 403];
+    const at = [2, 100, 201, 302, 403, 404];
     at.forEach((i, k) => {
       lines.splice(i, 0, bad[k]!);
     });
@@ -111,7 +112,7 @@ describe('converge replay', () => {
     const r = converge(['replay', '--alerts', file, '--summary-json']);
     expect(r.status).toBe(0);
     const summary = JSON.parse(r.last);
-    expect(summary.malformed).toBe(5);
+    expect(summary.malformed).toBe(6);
     const reference = converge([
       'replay',
       '--alerts',
@@ -121,13 +122,17 @@ describe('converge replay', () => {
     expect(summary.alerts).toBe(JSON.parse(reference.last).alerts);
     expect(summary.incidents).toBe(JSON.parse(reference.last).incidents);
     const shown = r.stderr.split('\n').filter((l) => l.startsWith(file));
-    expect(shown).toHaveLength(5);
+    expect(shown).toHaveLength(6);
     expect(shown[0]).toMatch(/:3: labels\.team must be a string \(got an object: \{"a":\{"a":/);
     expect(shown[0]!.length).toBeLessThan(file.length + 200);
     expect(shown[1]).toContain(':101: labels.note is 5000 characters long (at most 4096)');
     expect(shown[2]).toContain(':202: labels.list must be a string (got an array: ["a","b"])');
     expect(shown[3]).toContain(':303: entity.id is 600 characters long (at most 512)');
     expect(shown[4]).toContain(':404: expected a JSON object');
+    // A time no Date can print used to end the replay ("Invalid time value", exit 1).
+    expect(shown[5]).toContain(
+      ':405: at must be between 1970 and the end of year 9998 (got 100000000000000000000)',
+    );
   });
 
   it('bounds the topology under a flood of new entities (topology.maxEntities) and keeps every point', () => {

@@ -1,6 +1,6 @@
 import { preview, stringMap } from '../core/json-values.js';
 import type { AlertEvent, DecodeError, EntityRef, Level, Severity } from '../core/types.js';
-import { ALERT_LIMITS, alertFingerprint, alertId } from './alerts.js';
+import { ALERT_LIMITS, alertFingerprint, alertId, alertTimeProblem } from './alerts.js';
 
 /**
  * Prometheus Alertmanager webhook payloads (version 4) as alert state changes, so Alertmanager
@@ -118,11 +118,15 @@ function alertmanagerAlert(
     return `status: expected firing or resolved (got ${show(status)})`;
   const startsAt = amTime(a.startsAt);
   if (startsAt === undefined) return `startsAt: expected an RFC 3339 time (got ${show(a.startsAt)})`;
+  const startProblem = alertTimeProblem(startsAt);
+  if (startProblem !== undefined) return `startsAt: ${startProblem}`;
   let at = startsAt;
   if (status === 'resolved') {
     const endsAt = amTime(a.endsAt);
     if (endsAt === undefined)
       return `endsAt: a resolved alert needs its RFC 3339 end time (got ${show(a.endsAt)})`;
+    const endProblem = alertTimeProblem(endsAt);
+    if (endProblem !== undefined) return `endsAt: ${endProblem}`;
     at = Math.max(endsAt, startsAt);
   }
   const fingerprint =

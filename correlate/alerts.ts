@@ -30,6 +30,20 @@ const TEXT_LIMIT = 200;
  * and sizes. Label values are strings (numbers and booleans are taken as their text); anything
  * nested is refused naming the label.
  */
+/**
+ * Alert times the intake takes: 1970 to the end of year 9998, so that every time derived from
+ * them (hold-downs, windows) still writes as an RFC 3339 year. A time beyond (1e20 ms, year
+ * 275760) is refused naming the field, instead of failing later where it is printed.
+ */
+export const MAX_ALERT_MS = 253_370_764_799_999;
+
+/** Undefined when `t` (ms) is an alert time the engine takes, else what is wrong with it. */
+export function alertTimeProblem(t: number): string | undefined {
+  if (t >= 0 && t <= MAX_ALERT_MS) return undefined;
+  const shown = Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t);
+  return `must be between 1970 and the end of year 9998 (got ${shown})`;
+}
+
 export const ALERT_LIMITS = {
   /** entity.id, rule, id, fingerprint (characters). */
   name: 512,
@@ -117,10 +131,14 @@ export function toAlertEvent(value: unknown): AlertEvent | string {
 
   const at = parseTime(v.at);
   if (typeof at === 'string') return `at ${at}`;
+  const atProblem = alertTimeProblem(at);
+  if (atProblem !== undefined) return `at ${atProblem}`;
   let startsAt = at;
   if (v.startsAt !== undefined) {
     const s = parseTime(v.startsAt);
     if (typeof s === 'string') return `startsAt ${s}`;
+    const startProblem = alertTimeProblem(s);
+    if (startProblem !== undefined) return `startsAt ${startProblem}`;
     if (s > at) return `startsAt (${new Date(s).toISOString()}) is after at (${new Date(at).toISOString()})`;
     startsAt = s;
   }
