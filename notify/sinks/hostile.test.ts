@@ -3,14 +3,12 @@
 // as `<!channel> <https://evil|click>` can neither mention anyone, hide a link, inject markup nor
 // start a line of its own.
 
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncidentEvent } from '../../core/types.js';
 import { parseNotifyConfig } from '../config.js';
 import { escapeLark, escapeMarkdown, escapePlain, escapeSlack } from '../escape.js';
 import { createNotifier } from '../notifier.js';
-import { incidentEvent } from '../testing.js';
+import { incidentEvent, ProviderReceiver } from '../testing.js';
 
 /** Everything a chat renderer could act on, and a newline to forge a line. */
 const HOSTILE =
@@ -18,30 +16,11 @@ const HOSTILE =
   '![p](https://evil.example/p.png) <at id=all></at> <font color="warning">URGENT</font> ' +
   '<@U123> @here **bold** `code` ~strike~ _it_ &amp;\n*Severity*: fake\r\n### forged';
 
-let server: Server;
-let base = '';
-const received = new Map<string, { body: string; headers: Record<string, unknown> }>();
+const receiver = new ProviderReceiver();
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => {
-      body += c;
-    });
-    req.on('end', () => {
-      const path = (req.url ?? '').split('?')[0]!;
-      received.set(path.split('/')[1]!, { body, headers: req.headers });
-      const answer = path.startsWith('/slack')
-        ? 'ok'
-        : path.startsWith('/feishu')
-          ? '{"code":0,"msg":"success"}'
-          : '{"errcode":0,"errmsg":"ok"}';
-      res.writeHead(path.startsWith('/pagerduty') ? 202 : 200).end(answer);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await receiver.start();
+  const base = receiver.url;
 
   const notifier = createNotifier({
     config: parseNotifyConfig({
@@ -77,18 +56,15 @@ beforeAll(async () => {
   await notifier.shutdown();
 }, 30_000);
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+afterAll(() => receiver.close());
 
 // biome-ignore lint/suspicious/noExplicitAny: provider payloads, checked field by field below
 type Json = any;
 
 function body(sink: string): Json {
-  const r = received.get(sink);
-  expect(r, `${sink} received nothing`).toBeDefined();
-  return JSON.parse(r!.body);
+  const b = receiver.last(sink);
+  expect(b, `${sink} received nothing`).toBeDefined();
+  return b;
 }
 
 /** No markup from the hostile id survives in a text read as markdown/mrkdwn/lark_md. */

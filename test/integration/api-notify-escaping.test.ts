@@ -3,40 +3,24 @@
 // incident whose notification reaches Slack, DingTalk and Feishu receivers (real HTTP on
 // loopback) with the id escaped for each, so it neither mentions a channel nor hides a link.
 
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiServer, createApiServer } from '../../api/server.js';
-import { ApiClient, type Json, ScenarioEngine } from '../../api/testing.js';
+import { ApiClient, ScenarioEngine } from '../../api/testing.js';
 import { jdScenario } from '../../fixtures/scenario.js';
+import { ProviderReceiver } from '../../notify/testing.js';
 
 const WRITE = 'escaping-writer-4e7b1c9d2a6f8035';
 const MIN = 60_000;
 const HOSTILE =
   'db1 <!channel> <https://evil.example|reset password> [login](https://evil.example) <at id=all></at>\n*Severity*: none';
 
-const received: Array<{ sink: string; body: Json }> = [];
-let receiver: Server;
+const receiver = new ProviderReceiver();
 let engine: ScenarioEngine;
 let server: ApiServer;
 
 beforeAll(async () => {
-  receiver = createServer((req, res) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => {
-      text += c;
-    });
-    req.on('end', () => {
-      const sink = (req.url ?? '').split(/[/?]/)[1]!;
-      received.push({ sink, body: JSON.parse(text) });
-      res
-        .writeHead(200)
-        .end(sink === 'slack' ? 'ok' : sink === 'feishu' ? '{"code":0}' : '{"errcode":0,"errmsg":"ok"}');
-    });
-  });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  await receiver.start();
+  const base = receiver.url;
   engine = new ScenarioEngine({
     scenario: jdScenario(5, {
       fleet: { idcs: 1, racksPerIdc: 1, hostsPerRack: 4, containersPerHost: 2, extraApps: [] },
@@ -60,8 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await engine?.shutdown();
-  receiver?.closeAllConnections();
-  await new Promise((r) => receiver?.close(r));
+  await receiver.close();
 });
 
 describe('hostile entity ids in notifications', () => {
@@ -99,7 +82,7 @@ describe('hostile entity ids in notifications', () => {
     expect(incident).toBeDefined();
 
     const about = (sink: string) =>
-      received.filter((m) => m.sink === sink && JSON.stringify(m.body).includes(incident!.id));
+      receiver.received.filter((m) => m.provider === sink && JSON.stringify(m.body).includes(incident!.id));
     const slack = about('slack');
     expect(slack.length).toBeGreaterThan(0);
     for (const { body } of slack) {
