@@ -52,6 +52,8 @@ export class ApiMetrics {
     counter('converge_incident_events_total', 'Incident events', ['event']);
     counter('converge_notifications_total', 'Notification delivery outcomes', ['outcome']);
     gauge('converge_notifications_pending', 'Notifications waiting, delayed or in flight');
+    counter('converge_template_errors_total', 'Annotation template actions that failed to render');
+    counter('converge_detection_failures_total', 'Batches of points whose detection threw');
     gauge('converge_capacity_held', 'Held in a bounded store (entities, incidents, ...)', ['resource']);
     gauge('converge_capacity_limit', 'Bound of a bounded store', ['resource']);
     counter('converge_capacity_evicted_total', 'Removed from a full store to make room', ['resource']);
@@ -111,6 +113,9 @@ export class ApiMetrics {
         if (n !== undefined) this.total('converge_incident_events_total', { event }, n);
       }
     }
+    if (s.templateErrors !== undefined) this.total('converge_template_errors_total', {}, s.templateErrors);
+    if (s.detectionFailures !== undefined)
+      this.total('converge_detection_failures_total', {}, s.detectionFailures);
     if (s.notifications !== undefined) {
       const n = s.notifications;
       this.total('converge_notifications_total', { outcome: 'delivered' }, n.delivered);

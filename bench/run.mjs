@@ -17,6 +17,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHES = {
   decode: [],
   detect: [],
+  rules: [],
+  anomaly: [],
   topology: [],
   correlate: [],
   api: [],

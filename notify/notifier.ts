@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.js';
+import { formatMatcher } from '../core/matchers.js';
 import type { IncidentEvent, Lifecycle, TopologyView } from '../core/types.js';
 import type { NotifyConfig, SinkConfig } from './config.js';
 import type { TextFormat } from './escape.js';
 import { incidentLabels } from './labels.js';
-import { formatMatcher } from './matchers.js';
 import { NotifyMetrics } from './metrics.js';
 import { BullmqDeliveryQueue } from './queue/bullmq.js';
 import { deliveryKey } from './queue/keys.js';
