@@ -49,14 +49,18 @@ const arg = (name: string) => {
 const flag = (name: string) => argv.includes(`--${name}`);
 
 const PEERS: Array<{ method: string; name: string; given: string }> = [
-  { method: 'baro', name: 'BARO (rcaeval)', given: 'fault time' },
-  { method: 'epsilon_diagnosis', name: 'ε-diagnosis (sfr-pyrca)', given: 'fault window, target metric' },
+  { method: 'baro', name: 'BARO (rcaeval)', given: 'true fault time; normal = every row before it' },
+  {
+    method: 'epsilon_diagnosis',
+    name: 'ε-diagnosis (sfr-pyrca)',
+    given: 'fault window (±12 min), normal history, target metric',
+  },
   {
     method: 'random_walk',
     name: 'random walk (sfr-pyrca)',
-    given: 'fault window, target metric, call graph',
+    given: 'fault window (±12 min), normal history, target metric, call graph',
   },
-  { method: 'rcd', name: 'RCD (sfr-pyrca)', given: 'fault window, target metric' },
+  { method: 'rcd', name: 'RCD (sfr-pyrca)', given: 'fault window (±12 min), normal history, target metric' },
 ];
 
 interface ReplayResult {
@@ -200,12 +204,12 @@ async function main(): Promise<void> {
   const rows: MethodRow[] = [
     {
       name: 'Converge (default config and rules)',
-      given: 'nothing (finds the time itself)',
+      given: '**not** the fault time: the stream, call graph as CMDB',
       answers: new Map(cases.map((c, i) => [c.ref.id, replays[i]!.outcome.answer])),
     },
     {
-      name: 'max-|z| baseline',
-      given: 'fault time',
+      name: 'max-\\|z\\| baseline',
+      given: 'true fault time; the hour before it',
       answers: new Map(cases.map((c) => [c.ref.id, ranked(maxZBaseline(c))])),
     },
   ];
