@@ -9,7 +9,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
-            '{core,engine,ingest,topology,rules,scoring,correlate,notify,api,fixtures,bin}/**/*.test.ts',
+            '{core,engine,ingest,topology,rules,scoring,correlate,notify,api,fixtures,bin,bench}/**/*.test.ts',
             'test/unit/**/*.test.ts',
           ],
           testTimeout: 60_000,

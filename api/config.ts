@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { positiveDurationSchema as durationMs } from '../core/schema.js';
+import { positiveDurationSchema as durationMs, secretString } from '../core/schema.js';
 
 /**
  * The `api:` section of the config file. The lead mounts `ApiConfigSchema` in core/config.ts;
@@ -10,7 +10,7 @@ import { positiveDurationSchema as durationMs } from '../core/schema.js';
  *   host: 127.0.0.1
  *   port: 8080
  *   tokens:
- *     - { token: "${CONVERGE_API_TOKEN}", scopes: [read, write] }
+ *     - { token: "env:CONVERGE_API_TOKEN", scopes: [read, write] }
  *     - { token: "dashboards-read-only-token", scopes: [read] }
  *   rateLimit: { max: 6000, window: 1m }
  *   cors: { origins: ["https://ops.example.com"] }
@@ -21,8 +21,8 @@ export const API_SCOPES = ['read', 'write'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export const ApiTokenSchema = z.strictObject({
-  /** At least 16 characters: a bearer token is a password. */
-  token: z.string().min(16, 'a token needs at least 16 characters'),
+  /** At least 16 characters: a bearer token is a password. `env:NAME` reads it from the environment. */
+  token: secretString.pipe(z.string().min(16, 'a token needs at least 16 characters')),
   scopes: z
     .array(z.enum(API_SCOPES))
     .min(1)

@@ -19,11 +19,12 @@
  *                            [--cases-out FILE] [--only ID,...]
  *
  * Environment: PETSHOP_SPLIT (same as --split), PETSHOP_DATA (dataset directory), PETSHOP_VENV
- * (the peers' venv, default ~/.cache/converge/petshop-venv).
+ * (the peers' venv, default bench/petshop/.cache/venv, created
+ * from PyPI by bench/petshop/setup-peers.sh on the first run).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CaseFiles, splitsOf, writeCase } from './petshop/convert.js';
@@ -150,14 +151,27 @@ interface PeerLine {
   note: string | null;
 }
 
-async function runPeers(casesDir: string, only: string[] | undefined): Promise<PeerLine[]> {
-  const venv = process.env.PETSHOP_VENV ?? join(homedir(), '.cache', 'converge', 'petshop-venv');
+/** The peers' venv (bench/petshop/.cache/venv unless PETSHOP_VENV), made by setup-peers.sh if missing. */
+function peersPython(): string {
+  const venv = process.env.PETSHOP_VENV ?? join(root, 'bench', 'petshop', '.cache', 'venv');
   const python = join(venv, 'bin', 'python');
-  if (!existsSync(python)) {
+  if (existsSync(python)) return python;
+  console.log(
+    `peers: no venv at ${venv}; creating it from PyPI (bench/petshop/setup-peers.sh, a few minutes)`,
+  );
+  const r = spawnSync('bash', [join(root, 'bench', 'petshop', 'setup-peers.sh')], {
+    stdio: 'inherit',
+    env: { ...process.env, PETSHOP_VENV: venv },
+  });
+  if (r.status !== 0 || !existsSync(python)) {
     throw new Error(
-      `the peers' venv is missing (${venv}): run \`bash bench/petshop/setup-peers.sh\` once (PyPI), or pass --no-peers`,
+      `setup-peers.sh failed (${r.error?.message ?? `exit ${r.status}`}); pass --no-peers to run without the peers`,
     );
   }
+  return python;
+}
+
+async function runPeers(python: string, casesDir: string, only: string[] | undefined): Promise<PeerLine[]> {
   const args = [join(root, 'bench', 'petshop', 'peers.py'), '--cases', casesDir];
   if (only) args.push('--only', only.join(','));
   const r = await run(python, args);
@@ -188,7 +202,7 @@ async function main(): Promise<void> {
       `converted in ${((Date.now() - t0) / 1000).toFixed(1)} s -> ${outDir}`,
   );
 
-  const peersPromise = flag('no-peers') ? Promise.resolve(undefined) : runPeers(outDir, only);
+  const peersPromise = flag('no-peers') ? Promise.resolve(undefined) : runPeers(peersPython(), outDir, only);
   // The peers' Python runs beside the replays (one at a time): two processes on 2 cores.
   const t1 = Date.now();
   const replays = await pool(cases, 1, (c, i) => replayCase(c, files[i]!, cli));

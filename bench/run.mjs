@@ -8,7 +8,7 @@
 //   npm run bench                      every benchmark (about 10 minutes on 2 cores)
 //   npm run bench -- decode correlate  only these
 //   npm run bench -- petshop           root cause on the PetShop dataset beside published peers
-//                                      (once: bash bench/petshop/setup-peers.sh; bench/petshop/README.md)
+//                                      (bench/petshop/README.md)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHES = {
   decode: [],
   detect: [],
+  anomaly: [],
   topology: [],
   correlate: [],
   api: [],

@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { type Config, ConfigError, loadConfig } from '../core/config.js';
 import { UsageError } from './errors.js';
 
@@ -8,10 +9,29 @@ import { UsageError } from './errors.js';
  * input files (config, rules, topology).
  */
 
+/** The version of the package this CLI belongs to (package.json two levels up from dist/bin or bin/). */
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'converge' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not there: try the next layout
+    }
+  }
+  return 'unknown';
+}
+
 const program = new Command('converge')
   .description('Stream-processing alert convergence: metrics in, one incident naming the root cause out')
-  .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)');
+  .version(packageVersion())
+  .showHelpAfterError('(run with --help for usage)')
+  // Commander's own errors (unknown option, missing argument) throw instead of exiting 1, so that
+  // every usage mistake exits 2 (subcommands inherit this setting).
+  .exitOverride();
 
 function port(v: string): number {
   const n = Number(v);
@@ -131,6 +151,11 @@ function readConfig(path: string | undefined): Config {
 }
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof CommanderError) {
+    // Already printed by commander; --help and --version end with code 0.
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
+  }
   const usage = e instanceof UsageError || (e instanceof Error && e.name === 'RulesError');
   process.stderr.write(`converge: ${e instanceof Error ? e.message : String(e)}\n`);
   if (!usage && e instanceof Error && process.env.CONVERGE_DEBUG === '1')

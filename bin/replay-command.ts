@@ -1,4 +1,4 @@
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { accessSync, constants, createWriteStream, readFileSync, statSync, type WriteStream } from 'node:fs';
 import type { Config } from '../core/config.js';
 import type { DecodeError, Level } from '../core/types.js';
 import { parseAlertLines } from '../correlate/alerts.js';
@@ -27,6 +27,15 @@ export async function runReplay(
   }
   if (file === undefined && opts.alerts === undefined) {
     throw new UsageError('nothing to replay: give a metrics FILE (or - for stdin) or --alerts FILE');
+  }
+  for (const input of [file, opts.alerts]) {
+    if (input === undefined || input === '-') continue;
+    try {
+      if (!statSync(input).isFile()) throw new Error('not a file');
+      accessSync(input, constants.R_OK);
+    } catch (e) {
+      throw new UsageError(`cannot read ${input}: ${(e as Error).message}`);
+    }
   }
   const alertsOut = opts.alertsOut ? createWriteStream(opts.alertsOut) : undefined;
   const incidentsOut = opts.incidentsOut ? createWriteStream(opts.incidentsOut) : undefined;

@@ -17,3 +17,23 @@ export const durationSchema = z.union([z.number().nonnegative(), z.string()]).tr
 
 /** A duration that must be longer than zero (timeouts, windows). */
 export const positiveDurationSchema = durationSchema.refine((ms) => ms > 0, 'must be longer than 0');
+
+/** A secret: a non-empty string, or `env:NAME` to read it from the environment at start-up. */
+export const secretString = z
+  .string({
+    error: (issue) => (issue.input === undefined ? 'missing secret' : 'expected the secret as a string'),
+  })
+  .min(1, 'missing secret (empty string)')
+  .transform((v, ctx) => {
+    if (!v.startsWith('env:')) return v;
+    const name = v.slice(4);
+    const value = process.env[name];
+    if (!value) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `environment variable ${name} (named by env:${name}) is not set`,
+      });
+      return z.NEVER;
+    }
+    return value;
+  });

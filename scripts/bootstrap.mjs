@@ -22,11 +22,8 @@ function run(cmd, args, what) {
 }
 
 const stale = !existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs;
-// `npm install`, not `npm ci`: the lock file records only the platform packages the registry
-// served (optional native builds of biome and msgpackr for other platforms are absent from the
-// registry mirror), and `npm ci` refuses such a lock as "out of sync" while `npm install`
-// installs exactly the locked versions and skips the unavailable optional ones.
-if (stale)
-  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], 'npm install (node modules)');
+// `npm ci`: exactly the versions of the committed lock file (it records the optional platform
+// packages of biome and msgpackr-extract, so npm ci accepts it on any platform).
+if (stale) run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], 'npm ci (node modules)');
 if (process.env.CONVERGE_SKIP_BUILD !== '1')
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], 'build');

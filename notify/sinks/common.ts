@@ -2,6 +2,9 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Severity } from '../../core/types.js';
 
+/** Secrets (`env:NAME`) read the same way in every config section. */
+export { secretString } from '../../core/schema.js';
+
 /** What every sink factory gets besides its own options. */
 export interface SinkContext {
   name: string;
@@ -19,26 +22,6 @@ export const httpUrl = z.url({
   error: (issue) =>
     issue.input === undefined ? 'missing URL' : `expected an http(s) URL, got ${JSON.stringify(issue.input)}`,
 });
-
-/** A secret: a non-empty string, or `env:NAME` to read it from the environment at start-up. */
-export const secretString = z
-  .string({
-    error: (issue) => (issue.input === undefined ? 'missing secret' : 'expected the secret as a string'),
-  })
-  .min(1, 'missing secret (empty string)')
-  .transform((v, ctx) => {
-    if (!v.startsWith('env:')) return v;
-    const name = v.slice(4);
-    const value = process.env[name];
-    if (!value) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `environment variable ${name} (named by env:${name}) is not set`,
-      });
-      return z.NEVER;
-    }
-    return value;
-  });
 
 export const SEVERITY_COLOR: Record<Severity, string> = {
   critical: '#d32f2f',
