@@ -127,9 +127,11 @@ export function caseTopology(c: PetshopCase): TopologyRecord[] {
 
 /** The wide table for the peers: `time`, then `node|metric|statistic` columns, empty = missing. */
 export function caseFrameCsv(c: PetshopCase): string {
+  for (const x of c.table.columns) {
+    // peers.py splits the column names on '|'; CSV cells are written unquoted.
+    if (/[",\n|]/.test(x.node)) throw new Error(`${c.ref.id}: node name ${x.node} would need quoting`);
+  }
   const header = ['time', ...c.table.columns.map((x) => `${x.node}|${x.metric}|${x.statistic}`)];
-  for (const h of header)
-    if (/[",\n]/.test(h)) throw new Error(`${c.ref.id}: column name ${h} needs quoting`);
   const lines = [header.join(',')];
   for (let r = 0; r < c.table.rows.length; r++) {
     const row = c.table.rows[r]!;
