@@ -54,6 +54,7 @@ describe('PetShop case low_traffic/train/issue_0', () => {
 
   it('replays through `converge replay` with no rejected line, as 42 apps linked by the call graph', () => {
     const incidents = join(dir, 'incidents.jsonl');
+    const rejected = join(dir, 'rejected.jsonl');
     const r = spawnSync(
       process.execPath,
       [
@@ -70,7 +71,10 @@ describe('PetShop case low_traffic/train/issue_0', () => {
         files.topology,
         '--incidents-out',
         incidents,
+        '--errors-out',
+        rejected,
         '--summary-json',
+        '--quiet',
       ],
       { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
@@ -79,6 +83,7 @@ describe('PetShop case low_traffic/train/issue_0', () => {
     const summary = JSON.parse(r.stdout.trimEnd().split('\n').pop()!);
     expect(summary.points).toBe(24_359);
     expect(summary.malformed).toBe(0);
+    expect(readFileSync(rejected, 'utf8')).toBe('');
     expect(summary.series).toBe(42);
     expect(summary.entities).toEqual({ idc: 0, rack: 0, host: 0, container: 0, app: 42 });
 
