@@ -52,6 +52,8 @@ export class ApiMetrics {
     counter('converge_incident_events_total', 'Incident events', ['event']);
     counter('converge_notifications_total', 'Notification delivery outcomes', ['outcome']);
     gauge('converge_notifications_pending', 'Notifications waiting, delayed or in flight');
+    counter('converge_template_errors_total', 'Annotation template actions that failed to render');
+    counter('converge_detection_failures_total', 'Batches of points whose detection threw');
   }
 
   /** Reads the backend's figures into the metrics, then renders the exposition text. */
@@ -100,6 +102,9 @@ export class ApiMetrics {
         if (n !== undefined) this.total('converge_incident_events_total', { event }, n);
       }
     }
+    if (s.templateErrors !== undefined) this.total('converge_template_errors_total', {}, s.templateErrors);
+    if (s.detectionFailures !== undefined)
+      this.total('converge_detection_failures_total', {}, s.detectionFailures);
     if (s.notifications !== undefined) {
       const n = s.notifications;
       this.total('converge_notifications_total', { outcome: 'delivered' }, n.delivered);

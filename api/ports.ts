@@ -161,4 +161,8 @@ export interface EngineStats {
   alertEvents?: { firing: number; resolved: number };
   incidents?: { opened: number; updated: number; resolved: number; merged?: number };
   notifications?: QueueCounts;
+  /** Annotation template actions that failed to render (each shown in its annotation). */
+  templateErrors?: number;
+  /** Batches of points whose detection threw. */
+  detectionFailures?: number;
 }

@@ -1,4 +1,5 @@
 import { type Static, type TSchema, Type } from 'typebox';
+import { MATCHER_SYNTAX } from '../core/matchers.js';
 import { LEVELS } from '../core/types.js';
 
 /**
@@ -663,12 +664,9 @@ export const SilenceListSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** notify/matchers.ts's syntax: name, operator, quoted or bare value. */
-const MATCHER_PATTERN = '^\\s*[A-Za-z_][A-Za-z0-9_.]*\\s*(=~|!~|!=|=)\\s*("([^"\\\\]|\\\\.)*"|[^"\\s]*)\\s*$';
-
 export const SilenceBody = Type.Object(
   {
-    matchers: Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: MATCHER_PATTERN }), {
+    matchers: Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: MATCHER_SYNTAX }), {
       minItems: 1,
       maxItems: 64,
       description: 'Alertmanager-style matchers on incident labels, e.g. app="pay", severity=~"crit.*"',

@@ -19,6 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCHES = {
   decode: [],
   detect: [],
+  rules: [],
   anomaly: [],
   topology: [],
   correlate: [],

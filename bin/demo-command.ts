@@ -5,6 +5,7 @@ import { createLogger } from '../core/log.js';
 import type { IncidentEvent, Level, Point } from '../core/types.js';
 import type { IncidentSummary } from '../correlate/index.js';
 import { buildEngine } from '../engine/build.js';
+import { DetectionHealth } from '../engine/detection-health.js';
 import { hotReloadRules } from '../engine/rules-reload.js';
 import { serveEngine } from '../engine/serve.js';
 import { LiveFeed } from '../fixtures/live/feed.js';
@@ -114,10 +115,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
   // Points become durable in the store first, then the pipeline sees them (the store is
   // synchronous: its write has stored everything when it returns).
+  const detectionHealth = new DetectionHealth(logger);
   const ingest = (points: Point[]): void => {
     void store.write(points);
-    pipeline.accept(points);
-    pipeline.advance();
+    detectionHealth.run(() => {
+      pipeline.accept(points);
+      pipeline.advance();
+    });
   };
   for (const batch of live.trafficHistory(origin - TRAFFIC_HISTORY_MS, origin, TRAFFIC_HISTORY_STEP_MS))
     ingest(batch);
@@ -133,6 +137,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       host: opts.host,
       port: opts.port,
       extraTokens: [{ token, scopes: ['read', 'write'], name: 'demo' }],
+      detectionHealth,
       readiness: () => ({
         ready: feed !== undefined,
         checks: { fleet: { ok: feed !== undefined, detail: feed !== undefined ? 'generating' : 'starting' } },

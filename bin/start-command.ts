@@ -1,6 +1,7 @@
 import { type Config, correlationMode } from '../core/config.js';
 import { createLogger } from '../core/log.js';
 import { buildEngine, influxSinkFromConfig } from '../engine/build.js';
+import { DetectionHealth } from '../engine/detection-health.js';
 import { hotReloadRules } from '../engine/rules-reload.js';
 import { serveEngine } from '../engine/serve.js';
 import { createKafka, kafkaStartFailure } from '../ingest/kafka/client.js';
@@ -47,6 +48,7 @@ export async function runStart(
   const rulesReload = hotReloadRules(engine.detection, engine.rulesDir, log);
 
   const sink = pointSink(config, log);
+  const detectionHealth = new DetectionHealth(log);
 
   let fatal: Error | undefined;
   let stop: (code: number) => void = () => {};
@@ -62,8 +64,10 @@ export async function runStart(
     sink,
     maxInFlightPoints: kafkaConfig.maxInFlightPoints,
     onPoints: (points) => {
-      pipeline.accept(points);
-      pipeline.advance();
+      detectionHealth.run(() => {
+        pipeline.accept(points);
+        pipeline.advance();
+      });
     },
     consumer: {
       sessionTimeoutMs: kafkaConfig.sessionTimeout,
@@ -93,6 +97,7 @@ export async function runStart(
     logger: log,
     host: opts.host,
     port: opts.port,
+    detectionHealth,
     readiness: () => ({
       ready: consuming,
       checks: { kafka: { ok: consuming, detail: consuming ? 'consuming' : 'connecting' } },

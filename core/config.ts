@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ApiConfigSchema } from '../api/config.js';
 import { NotifyConfigSchema } from '../notify/config.js';
 import { durationSchema as duration } from './schema.js';
+import { parseYaml } from './yaml.js';
 
 /**
  * The configuration file (YAML or JSON). Every section is optional: a missing `kafka`, `tsdb` or
@@ -206,11 +206,12 @@ export function loadConfig(path?: string): Config {
   } catch (e) {
     throw new ConfigError(path, [`cannot read: ${(e as Error).message}`]);
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(path, [(e as Error).message]);
-  }
-  return parseConfig(raw, path);
+  // Bounded (size, depth, aliases), positions in the messages; never throws on its own.
+  const yaml = parseYaml(text);
+  if (!yaml.ok)
+    throw new ConfigError(
+      path,
+      yaml.problems.map((p) => `${p.line}:${p.column}: ${p.message}`),
+    );
+  return parseConfig(yaml.data, path);
 }

@@ -34,6 +34,9 @@ export function hotReloadRules(
         `rules not reloaded: ${errors.length} error(s) in ${dir}; the previous rules keep running`,
       );
     },
+    onFailure: (e) => {
+      log.error({ dir, err: e.message, stack: e.stack }, `rules not reloaded: ${e.message}`);
+    },
   });
   // The engine was built from this directory a moment ago; this load only sets the baseline the
   // watcher compares with (a directory broken since then is reported now, and nothing changes).

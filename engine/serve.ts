@@ -7,7 +7,9 @@ import type { Logger } from '../core/log.js';
 import type { AlertEvent, IncidentEvent } from '../core/types.js';
 import { parseNotifyConfig } from '../notify/config.js';
 import { createNotifier, type Notifier } from '../notify/notifier.js';
+import { templateRenderErrors } from '../rules/template.js';
 import type { BuiltEngine } from './build.js';
+import type { DetectionHealth } from './detection-health.js';
 
 /**
  * What `converge start` and `converge demo` add around the engine: the notifier (incident events
@@ -36,6 +38,8 @@ export interface ServeOptions {
   extraTokens?: ApiToken[];
   /** Checks of the consumers and stores, for /readyz. */
   readiness?: () => Readiness;
+  /** Detection's own check (/readyz `detection`) and failure count (/metrics), when batches go through it. */
+  detectionHealth?: DetectionHealth;
   /** Figures of the ingest stage, for /metrics. */
   stats?: () => EngineStats | Promise<EngineStats>;
 }
@@ -87,13 +91,20 @@ export async function serveEngine(o: ServeOptions): Promise<Serving> {
         engine.pipeline.emitIncident(event);
         return true;
       }),
-    readiness: o.readiness,
+    readiness: () => {
+      const r: Readiness = o.readiness?.() ?? { ready: true, checks: {} };
+      const detection = o.detectionHealth?.check();
+      if (detection === undefined) return r;
+      return { ready: r.ready && detection.ok, checks: { ...r.checks, detection } };
+    },
     stats: async () => {
       const p = engine.pipeline.stats();
       return {
         points: p.points,
         watermark: Number.isFinite(p.watermark) ? p.watermark : undefined,
         entities: engine.topology.counts(),
+        templateErrors: templateRenderErrors(),
+        detectionFailures: o.detectionHealth?.failures,
         ...(await o.stats?.()),
       };
     },

@@ -104,7 +104,7 @@ describe('NotifyConfigSchema', () => {
       'notify.maintenanceWindows.0.endsAt: must be after startsAt',
     ]);
     expect(problems({ route: { routes: [{ matchers: ['kind=~"(app"'] }] } })[0]).toMatch(
-      /^notify\.route\.routes\.0\.matchers\.0: invalid regex in matcher/,
+      /^notify\.route\.routes\.0\.matchers\.0: bad regex in matcher .*: missing closing \): `\(app` \(at offset 7\)$/,
     );
     expect(problems({ queue: { concurrency: 0 } })[0]).toMatch(/^notify\.queue\.concurrency: /);
     expect(problems({ retry: { initialDelay: 'soon' } })).toEqual([

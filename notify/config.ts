@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { type Matcher, parseMatcher } from '../core/matchers.js';
 import { durationSchema as durationMs } from '../core/schema.js';
 import type { IncidentEventType } from '../core/types.js';
-import { type Matcher, parseMatcher } from './matchers.js';
 import { SINK_TYPES } from './registry.js';
 import { compileTemplate, DEFAULT_TEXT, DEFAULT_TITLE, TemplateError } from './template.js';
 
@@ -48,11 +48,9 @@ export const instantMs = z.union([z.number(), z.string(), z.date()]).transform((
 const matcherList = z.array(z.string()).transform((list, ctx) => {
   const out: Matcher[] = [];
   list.forEach((text, i) => {
-    try {
-      out.push(parseMatcher(text));
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message, path: [i] });
-    }
+    const m = parseMatcher(text);
+    if (m.ok) out.push(m.matcher);
+    else ctx.addIssue({ code: 'custom', message: `${m.error} (at offset ${m.offset})`, path: [i] });
   });
   return out;
 });

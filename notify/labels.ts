@@ -35,7 +35,7 @@ export function incidentLabels(event: IncidentEvent, topology?: TopologyView): R
       const self: EntityRef = { level, id: event.rootCause.id };
       if (topology.has(self)) {
         for (const [k, v] of Object.entries(topology.attributes(self))) {
-          if (!RESERVED_LABELS.includes(k) && !(k in labels)) labels[k] = v;
+          if (!RESERVED_LABELS.includes(k) && !Object.hasOwn(labels, k)) labels[k] = v;
         }
       }
       let at = topology.parent(self);

@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../core/log.js';
+import { formatMatcher } from '../core/matchers.js';
 import type { IncidentEvent, Lifecycle, TopologyView } from '../core/types.js';
 import type { NotifyConfig, SinkConfig } from './config.js';
 import { incidentLabels } from './labels.js';
-import { formatMatcher } from './matchers.js';
 import { NotifyMetrics } from './metrics.js';
 import { BullmqDeliveryQueue } from './queue/bullmq.js';
 import { deliveryKey } from './queue/keys.js';

@@ -1,6 +1,6 @@
+import { matchesAll } from '../core/matchers.js';
 import type { IncidentEventType } from '../core/types.js';
 import type { RouteConfig } from './config.js';
-import { matchesAll } from './matchers.js';
 import type { Labels } from './types.js';
 
 /**

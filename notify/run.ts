@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { createLogger } from '../core/log.js';
 import type { IncidentEvent } from '../core/types.js';
+import { parseYaml } from '../core/yaml.js';
 import { parseNotifyConfig } from './config.js';
 import { createNotifier } from './notifier.js';
 
@@ -27,7 +27,12 @@ async function main(): Promise<void> {
     },
   });
   if (!values.config) throw new Error('--config FILE is required');
-  const raw = parseYaml(readFileSync(values.config, 'utf8')) as Record<string, unknown> | null;
+  const yaml = parseYaml(readFileSync(values.config, 'utf8'));
+  if (!yaml.ok)
+    throw new Error(
+      yaml.problems.map((p) => `${values.config}:${p.line}:${p.column}: ${p.message}`).join('\n'),
+    );
+  const raw = yaml.data as Record<string, unknown> | null;
   const section = raw && typeof raw === 'object' && 'notify' in raw ? raw.notify : raw;
   const config = parseNotifyConfig(section);
   const redisUrl = values.redis ?? process.env.REDIS_URL;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { formatMatcher, type Matcher, matchesAll, parseMatcher } from './matchers.js';
+import { formatMatcher, type Matcher, matchesAll, parseMatcher } from '../core/matchers.js';
 import type { Labels } from './types.js';
 
 /**
@@ -60,11 +60,9 @@ export function validateSilence(input: SilenceInput, now: number, id = randomUUI
   const parsed = input.matchers.map((m, i) => {
     if (typeof m !== 'string')
       throw new SilenceError(`matchers.${i}: expected a string such as severity="critical"`);
-    try {
-      return parseMatcher(m);
-    } catch (e) {
-      throw new SilenceError(`matchers.${i}: ${(e as Error).message}`);
-    }
+    const r = parseMatcher(m);
+    if (!r.ok) throw new SilenceError(`matchers.${i}: ${r.error} (at offset ${r.offset})`);
+    return r.matcher;
   });
   if (parsed.every((m) => matchesAll([m], {}))) {
     throw new SilenceError(
@@ -98,7 +96,18 @@ export interface ActiveSilence {
 }
 
 export function compileSilences(silences: readonly Silence[]): ActiveSilence[] {
-  return silences.map((silence) => ({ silence, matchers: silence.matchers.map(parseMatcher) }));
+  const out: ActiveSilence[] = [];
+  for (const silence of silences) {
+    const matchers: Matcher[] = [];
+    for (const text of silence.matchers) {
+      const r = parseMatcher(text);
+      if (r.ok) matchers.push(r.matcher);
+    }
+    // A stored silence that no longer parses (written by an older version) mutes nothing:
+    // dropping one of its matchers would mute more than it says.
+    if (matchers.length === silence.matchers.length) out.push({ silence, matchers });
+  }
+  return out;
 }
 
 /** The first silence muting these labels at event time `eventAt` or wall time `wallNow` (if given). */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TopologyGraph } from '../topology/graph.js';
 import { incidentLabels } from './labels.js';
 import {
   absorbedSummary,
@@ -81,5 +82,13 @@ describe('templates', () => {
     expect(absorbedSummary({ total: 7, byLevel: { host: 2, container: 5, idc: 0 } })).toBe(
       '7 alerts (container 5, host 2)',
     );
+  });
+
+  it('routing labels take attributes named like Object properties as plain labels', () => {
+    const topology = new TopologyGraph({ ttlMs: 60_000 });
+    topology.apply({ level: 'app', id: 'pay-06da', attributes: { constructor: 'x', owner: 'pay' } }, 0);
+    const labels = incidentLabels(incidentEvent(), topology);
+    expect(labels.constructor).toBe('x');
+    expect(labels.owner).toBe('pay');
   });
 });

@@ -1,3 +1,4 @@
+import { matchesAll } from '../core/matchers.js';
 import type { AlertEvent, EntityRef, FieldValue, Level, Point, TopologyView } from '../core/types.js';
 import { type BaselineConfig, DEFAULT_BASELINE, updateBaseline } from '../scoring/baseline.js';
 import {
@@ -13,7 +14,6 @@ import { newSeasonalVerdict, type SeasonalVerdict, updateSeasonal } from '../sco
 import { newTrendVerdict, type TrendVerdict, updateTrend } from '../scoring/trend.js';
 import { DEFAULT_TAG_MAPPING, type ResolvedEntities, TagResolver } from '../topology/mapping.js';
 import { alertFingerprint, FNV_OFFSET, fnv1a } from './fingerprint.js';
-import { matchesTags } from './matchers.js';
 import {
   type AbsenceRule,
   type GroupRule,
@@ -680,7 +680,7 @@ export class DetectionEngine {
     for (let i = 0; i < plan.specs.length; i++) {
       const spec = plan.specs[i]!;
       if (this.relative(owner, spec.levelIdx) < 0) continue;
-      if (!matchesTags(spec.rule.select.match, tags)) continue;
+      if (!matchesAll(spec.rule.select.match, tags)) continue;
       key += i + ',';
       chosen.push(spec.rule);
     }

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { aliasedRules, billionLaughs } from '../fixtures/hostile-rules.js';
 import { checkRules, compileRuleSources, defaultRulesDir, formatRuleError, loadRules } from './load.js';
 
 function errorsOf(text: string, file = 'r.yaml'): string[] {
@@ -105,7 +106,7 @@ describe('rule file errors carry file:line:column', () => {
       'r.yaml:9:19: groups[0].rules[0].severity: unknown severity "critcal" (expected critical, warning or info)',
       'r.yaml:10:9: unknown key "colour" in groups[0].rules[0]',
       'r.yaml:15:34: groups[0].rules[1].annotations.summary: annotation "summary": unknown template variable "$valu" (known: $value, $labels.NAME, $entity, $level, $threshold, $eta, $score, $rule)',
-      'r.yaml:13:62: groups[0].rules[1].select.match[0]: bad regex in matcher "cpu=~\\"(\\"": Invalid regular expression: /^(?:()$/: Unterminated group',
+      'r.yaml:13:62: groups[0].rules[1].select.match[0]: bad regex in matcher "cpu=~\\"(\\"": missing closing ): `(`',
     ]);
   });
 
@@ -183,6 +184,41 @@ describe('rule file errors carry file:line:column', () => {
     ]);
     expect(checkRules(join(dir, 'missing')).map(formatRuleError)).toEqual([
       expect.stringMatching(/missing:1:1: cannot read directory: ENOENT/),
+    ]);
+  });
+});
+
+describe('hostile rule files are refused with a position, never thrown', () => {
+  it('a legitimate file using one anchor 150 times loads (yaml toJS() threw past 100 aliases)', () => {
+    const { rules, errors } = compileRuleSources([{ file: 'a.yaml', text: aliasedRules(150) }]);
+    expect(errors).toEqual([]);
+    expect(rules.rules).toHaveLength(150);
+    expect(rules.rules[149]).toMatchObject({
+      name: 'Aliased149',
+      labels: { team: 'infra', source: 'aliased' },
+    });
+    expect(rules.rules[149]!.annotations.summary!.source).toBe('memory {{ $value }}% on {{ $entity }}');
+  });
+
+  it('a billion laughs is one error at the alias that crosses the bound', () => {
+    expect(errorsOf(billionLaughs())).toEqual([
+      'r.yaml:6:14: aliases expand the document beyond 250000 nodes (at *e)',
+    ]);
+  });
+
+  it('a problem inside an aliased map points at its anchor; nesting and size are bounded', () => {
+    const text = aliasedRules(3).replace("summary: '", 'summary: \'{{ $value | printf "%.200f" }} ');
+    expect(errorsOf(text)).toEqual(
+      [0, 1, 2].map(
+        (i) =>
+          `r.yaml:9:47: groups[0].rules[${i}].annotations.summary: annotation "summary": {{ $value | printf "%.200f" }} fails when rendered: toFixed() digits argument must be between 0 and 100`,
+      ),
+    );
+    expect(errorsOf('groups: ' + '['.repeat(200_000) + ']'.repeat(200_000))).toEqual([
+      'r.yaml:1:135: nested more than 64 levels deep',
+    ]);
+    expect(errorsOf('# ' + 'x'.repeat(2 << 20))).toEqual([
+      'r.yaml:1:1: file is 2097154 bytes; at most 1048576 are read',
     ]);
   });
 });

@@ -1,11 +1,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, type LineCounter, type Node } from 'yaml';
 import type { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
+import { type Matcher, parseMatcher } from '../core/matchers.js';
 import type { Level } from '../core/types.js';
-import { parseMatcher, type TagMatcher } from './matchers.js';
+import { parseYaml, type YamlParse } from '../core/yaml.js';
 import { childLevelOf, type Rule, type RuleOrigin, type RuleSet, type Selector } from './model.js';
 import { GroupSkeleton, RuleFileSkeleton, type RuleInput, RuleSchema } from './schema.js';
 import { compileTemplate, type Template } from './template.js';
@@ -156,22 +157,25 @@ interface CompiledRule {
   groupRuleNode: Node | null;
 }
 
+/** One file's rules; never throws (a failure of our own is reported at the file's first line). */
 function compileFile(file: string, text: string): { rules: CompiledRule[]; errors: RuleError[] } {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const errors: RuleError[] = [];
-  for (const e of [...doc.errors, ...doc.warnings]) {
-    const p = lc.linePos(e.pos[0]);
-    errors.push(at(file, p.line, p.col, e.message.replace(/ at line \d+, column \d+.*$/s, '')));
+  try {
+    return compileParsed(file, parseYaml(text));
+  } catch (e) {
+    return { rules: [], errors: [at(file, 1, 1, `cannot compile: ${(e as Error).message}`)] };
   }
-  if (doc.errors.length > 0) return { rules: [], errors };
-  const data: unknown = doc.toJS();
+}
+
+function compileParsed(file: string, yaml: YamlParse): { rules: CompiledRule[]; errors: RuleError[] } {
+  const errors: RuleError[] = yaml.problems.map((p) => at(file, p.line, p.column, p.message));
+  const { lineCounter: lc, data } = yaml;
+  if (!yaml.ok) return { rules: [], errors };
   if (data === null || data === undefined) return { rules: [], errors }; // an empty file is no rules
   // The skeleton first, then each rule on its own, so that one bad rule does not hide the
   // problems of the others.
   const skeleton = RuleFileSkeleton.safeParse(data);
   if (!skeleton.success) {
-    for (const issue of skeleton.error.issues) errors.push(...issueErrors(file, doc, lc, issue, []));
+    for (const issue of skeleton.error.issues) errors.push(...issueErrors(file, yaml, issue, []));
     return { rules: [], errors };
   }
   const out: CompiledRule[] = [];
@@ -179,7 +183,7 @@ function compileFile(file: string, text: string): { rules: CompiledRule[]; error
     const groupParse = GroupSkeleton.safeParse(rawGroup);
     if (!groupParse.success) {
       for (const issue of groupParse.error.issues)
-        errors.push(...issueErrors(file, doc, lc, issue, ['groups', gi]));
+        errors.push(...issueErrors(file, yaml, issue, ['groups', gi]));
       return;
     }
     const group = groupParse.data;
@@ -187,15 +191,15 @@ function compileFile(file: string, text: string): { rules: CompiledRule[]; error
       const path = ['groups', gi, 'rules', ri];
       const parsed = RuleSchema.safeParse(raw);
       if (!parsed.success) {
-        for (const issue of parsed.error.issues) errors.push(...issueErrors(file, doc, lc, issue, path));
+        for (const issue of parsed.error.issues) errors.push(...issueErrors(file, yaml, issue, path));
         return;
       }
       const ctx: RuleContext = {
         file,
         lc,
-        node: (p) => nodeAt(doc, [...path, ...p]),
+        node: (p) => nodeAt(yaml, [...path, ...p]),
         error: (p, message, offset) => {
-          const node = nodeAt(doc, [...path, ...p]) ?? nodeAt(doc, path);
+          const node = nodeAt(yaml, [...path, ...p]) ?? nodeAt(yaml, path);
           let pos = position(lc, node);
           if (offset !== undefined && isScalar(node) && node.range) {
             // Point inside the string (past the opening quote when quoted).
@@ -265,7 +269,7 @@ function compileRule(groupName: string, r: RuleInput, ctx: RuleContext): Rule | 
   }
   let select: Selector | undefined;
   if (r.select) {
-    const match: TagMatcher[] = [];
+    const match: Matcher[] = [];
     (r.select.match ?? []).forEach((text, i) => {
       const m = parseMatcher(text);
       if (m.ok) match.push(m.matcher);
@@ -400,19 +404,27 @@ function position(lc: LineCounter, node: Node | null | undefined): { line: numbe
   return { line: p.line, column: p.col };
 }
 
-function nodeAt(doc: ReturnType<typeof parseDocument>, path: ReadonlyArray<PropertyKey>): Node | null {
-  if (path.length === 0) return (doc.contents as Node | null) ?? null;
-  const n = doc.getIn(path as Array<string | number>, true);
-  return n && typeof n === 'object' && 'range' in (n as object) ? (n as Node) : null;
+/** The node at `path`; through an alias, the node of its anchor (where the text is). */
+function nodeAt(yaml: YamlParse, path: ReadonlyArray<PropertyKey>): Node | null {
+  let node = (yaml.doc?.contents as Node | null | undefined) ?? null;
+  for (const key of path) {
+    if (isAlias(node)) node = yaml.resolveAlias(node) ?? null;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(key));
+      node = (pair?.value as Node | null | undefined) ?? null;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = (node.items[key] as Node | null | undefined) ?? null;
+    } else {
+      return null;
+    }
+  }
+  return node;
 }
 
 /** The key node of `key` in the map at `path`, for "unknown key" messages. */
-function keyNodeAt(
-  doc: ReturnType<typeof parseDocument>,
-  path: ReadonlyArray<PropertyKey>,
-  key: string,
-): Node | null {
-  const map = nodeAt(doc, path);
+function keyNodeAt(yaml: YamlParse, path: ReadonlyArray<PropertyKey>, key: string): Node | null {
+  let map = nodeAt(yaml, path);
+  if (isAlias(map)) map = yaml.resolveAlias(map) ?? map;
   if (!isMap(map)) return map;
   for (const item of map.items) {
     if (isPair(item) && isScalar(item.key) && String(item.key.value) === key) return item.key;
@@ -428,8 +440,7 @@ function pathText(path: ReadonlyArray<PropertyKey>): string {
 
 function issueErrors(
   file: string,
-  doc: ReturnType<typeof parseDocument>,
-  lc: LineCounter,
+  yaml: YamlParse,
   issue: z.core.$ZodIssue,
   prefix: ReadonlyArray<PropertyKey>,
 ): RuleError[] {
@@ -437,15 +448,16 @@ function issueErrors(
   const where = pathText(full);
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
-      const pos = position(lc, keyNodeAt(doc, full, key));
+      const pos = position(yaml.lineCounter, keyNodeAt(yaml, full, key));
       return at(file, pos.line, pos.column, `unknown key "${key}"${where ? ` in ${where}` : ''}`);
     });
   }
-  const node = nodeAt(doc, full);
+  const lc = yaml.lineCounter;
+  const node = nodeAt(yaml, full);
   if (node === null && issue.code === 'invalid_type' && full.length > 0) {
     // A required key that is not there: point at the map that lacks it.
     const parentPath = full.slice(0, -1);
-    const pos = position(lc, nodeAt(doc, parentPath));
+    const pos = position(lc, nodeAt(yaml, parentPath));
     return [
       at(
         file,

@@ -1,5 +1,5 @@
+import type { Matcher } from '../core/matchers.js';
 import type { Level, Severity } from '../core/types.js';
-import type { TagMatcher } from './matchers.js';
 import type { Template } from './template.js';
 
 /**
@@ -16,7 +16,7 @@ export interface Selector {
   measurement: string;
   field: string;
   /** All must match the point's tags (Prometheus matcher semantics: a missing tag is ""). */
-  match: readonly TagMatcher[];
+  match: readonly Matcher[];
 }
 
 /** Where a rule was defined, for messages about it. */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { matchesTags, parseMatcher, type TagMatcher } from './matchers.js';
-import { compileTemplate, humanizeDuration, renderTemplate, type TemplateContext } from './template.js';
+import {
+  compileTemplate,
+  humanizeDuration,
+  renderTemplate,
+  type TemplateContext,
+  templateRenderErrors,
+} from './template.js';
 
 const ctx: TemplateContext = {
   value: 93.456,
@@ -58,33 +63,39 @@ describe('annotation templates', () => {
   });
 });
 
-describe('tag matchers', () => {
-  const m = (...texts: string[]): TagMatcher[] =>
-    texts.map((t) => {
-      const r = parseMatcher(t);
-      if (!r.ok) throw new Error(r.error);
-      return r.matcher;
+describe('templates that validate are templates that render', () => {
+  it('refuses at compile time what would throw when an alert fires, naming the action', () => {
+    const t = compileTemplate('CPU at {{ $value | printf "%.200f" }} on {{ $entity }}');
+    expect(t).toEqual({
+      ok: false,
+      offset: 7,
+      error:
+        '{{ $value | printf "%.200f" }} fails when rendered: toFixed() digits argument must be between 0 and 100',
     });
-
-  it('match like Prometheus: anchored regexes, a missing tag is the empty string', () => {
-    const tags = { cpu: 'cpu-total', fstype: 'ext4', path: '/data/logs' };
-    expect(matchesTags(m('cpu="cpu-total"'), tags)).toBe(true);
-    expect(matchesTags(m('cpu!="cpu-total"'), tags)).toBe(false);
-    expect(matchesTags(m('path=~"/data"'), tags)).toBe(false);
-    expect(matchesTags(m('path=~"/data.*"'), tags)).toBe(true);
-    expect(matchesTags(m('fstype!~"tmpfs|devtmpfs"', 'cpu="cpu-total"'), tags)).toBe(true);
-    expect(matchesTags(m('interface=""'), tags)).toBe(true);
-    expect(matchesTags(m('interface!~"lo"'), tags)).toBe(true);
-    expect(matchesTags(m('name="a \\"quoted\\" value"'), { name: 'a "quoted" value' })).toBe(true);
+    expect(compileTemplate('{{ printf "%.101f" $threshold }}')).toMatchObject({ ok: false, offset: 0 });
+    // The largest precision that works is fine, for every value an alert can carry.
+    expect(compileTemplate('{{ $value | printf "%.100f" }}').ok).toBe(true);
+    expect(render('{{ $value | printf "%.3f" }}', { value: Number.NaN })).toBe('NaN');
   });
 
-  it('reject malformed matchers and bad regexes', () => {
-    expect(parseMatcher('cpu=cpu-total')).toMatchObject({ ok: false });
-    expect(parseMatcher('=~"x"')).toMatchObject({ ok: false });
-    expect(parseMatcher('cpu=~"[a-"')).toMatchObject({
-      ok: false,
-      offset: 6,
-      error: expect.stringContaining('bad regex'),
-    });
+  it('never throws while rendering: a failing action shows in the annotation and is counted', () => {
+    const t = compileTemplate('a {{ $value | printf "%.1f" }} b {{ $entity }}');
+    if (!t.ok) throw new Error(t.error);
+    // A format that slipped past validation (as if a value no sample covered broke it).
+    (t.template.parts[1] as unknown as { pipes: Array<{ format: string }> }).pipes[0]!.format = '%.500f';
+    const before = templateRenderErrors();
+    expect(renderTemplate(t.template, ctx)).toBe(
+      'a <template error: toFixed() digits argument must be between 0 and 100> b h1',
+    );
+    expect(templateRenderErrors()).toBe(before + 1);
+  });
+
+  it('reads own labels only', () => {
+    expect(render('[{{ $labels.constructor }}][{{ $labels.__proto__ }}][{{ $labels.toString }}]')).toBe(
+      '[][][]',
+    );
+    expect(
+      render('{{ $labels.constructor }}', { labels: { constructor: 'c' } as Record<string, string> }),
+    ).toBe('c');
   });
 });

@@ -6,8 +6,13 @@
  *   {{ $value | humanize }}  humanize1024  humanizePercentage  humanizeDuration
  *   {{ printf "%.1f" $value }}  or  {{ $value | printf "%.1f" }}
  *
- * Templates are compiled when rules load (so mistakes are reported with their position) and
- * rendered only on alert state changes.
+ * Templates are compiled when rules load (so mistakes are reported with their position), and
+ * compiling renders every action with sample values (numbers large and small, NaN, infinities,
+ * absent $eta/$threshold/$score and labels): a template that `converge check-rules` accepts does
+ * not fail when an alert fires. Rendering never throws all the same: an action that fails
+ * anyway renders as `<template error: ...>` in its annotation and counts in
+ * `templateRenderErrors()` (/metrics: converge_template_errors_total). Rendering happens only on
+ * alert state changes, and reads only own properties of $labels.
  */
 
 export interface TemplateContext {
@@ -32,6 +37,8 @@ type Pipe =
 interface Action {
   variable: Variable;
   pipes: Pipe[];
+  /** Where the action (its "{{") starts in the source. */
+  offset: number;
 }
 
 export interface Template {
@@ -56,15 +63,58 @@ export function compileTemplate(source: string): TemplateParse {
     if (open > pos) parts.push(source.slice(pos, open));
     const close = source.indexOf('}}', open + 2);
     if (close < 0) return { ok: false, error: 'unclosed "{{" in template', offset: open };
-    const parsed = parseAction(source.slice(open + 2, close));
+    const parsed = parseAction(source.slice(open + 2, close), open);
     if (!parsed.ok) return { ok: false, error: parsed.error, offset: open };
+    const failure = trySamples(parsed.action);
+    if (failure !== undefined) {
+      return {
+        ok: false,
+        error: `${source.slice(open, close + 2)} fails when rendered: ${failure}`,
+        offset: open,
+      };
+    }
     parts.push(parsed.action);
     pos = close + 2;
   }
   return { ok: true, template: { source, parts } };
 }
 
-function parseAction(body: string): { ok: true; action: Action } | { ok: false; error: string } {
+/** What an alert may carry: each action must render all of these without an exception. */
+const SAMPLES: readonly TemplateContext[] = (() => {
+  const out: TemplateContext[] = [];
+  const values = [0, 1, -1.5, 93.456789, 123_456_789.123, 1e21, -1e-7, Number.NaN, Infinity, -Infinity];
+  for (const value of values) {
+    for (const present of [true, false]) {
+      out.push({
+        value,
+        labels: present ? { host: 'web-01', path: '/data' } : {},
+        entity: present ? 'web-01' : '',
+        level: 'host',
+        threshold: present ? value : undefined,
+        etaSeconds: present ? Math.abs(value) : undefined,
+        score: present ? value : undefined,
+        rule: 'Sample',
+      });
+    }
+  }
+  return out;
+})();
+
+function trySamples(action: Action): string | undefined {
+  for (const ctx of SAMPLES) {
+    try {
+      renderAction(action, ctx);
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+  return undefined;
+}
+
+function parseAction(
+  body: string,
+  offset: number,
+): { ok: true; action: Action } | { ok: false; error: string } {
   const segments = splitPipes(body);
   if (segments === undefined) return { ok: false, error: `unterminated string in {{${body}}}` };
   const head = segments[0]!.trim();
@@ -92,7 +142,7 @@ function parseAction(body: string): { ok: true; action: Action } | { ok: false; 
       };
     }
   }
-  return { ok: true, action: { variable, pipes } };
+  return { ok: true, action: { variable, pipes, offset } };
 }
 
 function splitPipes(body: string): string[] | undefined {
@@ -128,6 +178,14 @@ function parseVariable(text: string): Variable | string {
   return `unknown template variable "${text}" (known: $value, $labels.NAME, $entity, $level, $threshold, $eta, $score, $rule)`;
 }
 
+let renderErrors = 0;
+
+/** Actions that failed to render since the process started (each shows in its annotation). */
+export function templateRenderErrors(): number {
+  return renderErrors;
+}
+
+/** Renders an annotation; never throws (a failing action renders as `<template error: ...>`). */
 export function renderTemplate(t: Template, ctx: TemplateContext): string {
   let out = '';
   for (const part of t.parts) {
@@ -135,11 +193,20 @@ export function renderTemplate(t: Template, ctx: TemplateContext): string {
       out += part;
       continue;
     }
-    let v: number | string | undefined = variableValue(part.variable, ctx);
-    for (const pipe of part.pipes) v = applyPipe(pipe, v);
-    out += v === undefined ? '' : typeof v === 'number' ? formatNumber(v) : v;
+    try {
+      out += renderAction(part, ctx);
+    } catch (e) {
+      renderErrors++;
+      out += `<template error: ${e instanceof Error ? e.message : String(e)}>`;
+    }
   }
   return out;
+}
+
+function renderAction(action: Action, ctx: TemplateContext): string {
+  let v: number | string | undefined = variableValue(action.variable, ctx);
+  for (const pipe of action.pipes) v = applyPipe(pipe, v);
+  return v === undefined ? '' : typeof v === 'number' ? formatNumber(v) : v;
 }
 
 function variableValue(v: Variable, ctx: TemplateContext): number | string | undefined {
@@ -159,7 +226,8 @@ function variableValue(v: Variable, ctx: TemplateContext): number | string | und
     case 'rule':
       return ctx.rule;
     case 'label':
-      return ctx.labels[v.name] ?? '';
+      // Own labels only: `$labels.constructor` is an absent label, not Object's constructor.
+      return Object.hasOwn(ctx.labels, v.name) ? String(ctx.labels[v.name]) : '';
   }
 }
 

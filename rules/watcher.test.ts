@@ -85,4 +85,43 @@ describe('RuleWatcher', () => {
     expect(outcomes).toEqual(['applied']);
     expect(reloads.map((r) => r.rules.map((x) => x.name))).toEqual([['MemHigh', 'MemAbove50']]);
   });
+
+  it('never throws out of a reload: a failing apply is reported and tried again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'watch-'));
+    writeFileSync(join(dir, 'a.yaml'), memRule(90));
+    let fail = true;
+    const applied: RuleSet[] = [];
+    const failures: string[] = [];
+    const watcher = new RuleWatcher({
+      dir,
+      debounceMs: 30,
+      onReload: (r) => {
+        if (fail) throw new Error('setRules blew up');
+        applied.push(r);
+      },
+      onError: () => {},
+      onFailure: (e) => failures.push(e.message),
+    });
+    watchers.push(watcher);
+    watcher.start();
+    // From the file watcher's timer, where a throw would end the process.
+    writeFileSync(join(dir, 'a.yaml'), memRule(80));
+    await until(() => failures.length === 1);
+    expect(failures).toEqual(['setRules blew up']);
+    expect(
+      watcher.current.rules[0]!.kind === 'threshold' && watcher.current.rules[0]!.condition.threshold,
+    ).toBe(90);
+    // From SIGHUP: the same set is tried again (it was never applied), and now goes through.
+    const outcomes: string[] = [];
+    const remove = watcher.installSighup((o) => {
+      outcomes.push(o);
+      throw new Error('a reporter that throws');
+    });
+    process.emit('SIGHUP', 'SIGHUP');
+    fail = false;
+    process.emit('SIGHUP', 'SIGHUP');
+    remove();
+    expect(outcomes).toEqual(['failed', 'applied']);
+    expect(applied).toHaveLength(1);
+  });
 });

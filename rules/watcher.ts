@@ -3,7 +3,7 @@ import type { Lifecycle } from '../core/types.js';
 import { loadRules, type RuleError, type RuleLoad } from './load.js';
 import type { RuleSet } from './model.js';
 
-export type RuleReloadOutcome = 'applied' | 'unchanged' | 'invalid' | 'stopped';
+export type RuleReloadOutcome = 'applied' | 'unchanged' | 'invalid' | 'failed' | 'stopped';
 
 export interface RuleWatcherOptions {
   dir: string;
@@ -11,6 +11,11 @@ export interface RuleWatcherOptions {
   onReload: (rules: RuleSet) => void;
   /** A reload found errors; the previous rules stay in force. */
   onError: (errors: RuleError[]) => void;
+  /**
+   * Reading the directory or applying a valid set threw (a bug, not a bad file): the previous
+   * rules stay in force as far as `onReload` left them, and the next reload tries again.
+   */
+  onFailure?: (error: Error) => void;
   /** Quiet time after the last file event before reloading (editors write in bursts). */
   debounceMs?: number;
 }
@@ -19,7 +24,8 @@ export interface RuleWatcherOptions {
  * Hot reload of a rule directory: on a file change (fs.watch) or on `reload()` (which the CLI
  * calls from its SIGHUP handler, or use `installSighup()`), the directory is read again. Only a
  * set without a single error replaces the running rules; otherwise the previous rules keep
- * running and `onError` gets every problem with its file:line:column.
+ * running and `onError` gets every problem with its file:line:column. Nothing a reload meets
+ * ends the process: it runs from a timer or a signal handler, where an exception would.
  */
 export class RuleWatcher implements Lifecycle {
   private readonly debounceMs: number;
@@ -63,28 +69,42 @@ export class RuleWatcher implements Lifecycle {
 
   /**
    * Reads the directory again: `applied` (a new valid set replaced the rules), `unchanged`,
-   * `invalid` (errors reported through onError; the previous rules stay) or `stopped`.
+   * `invalid` (errors reported through onError; the previous rules stay), `failed` (something threw:
+   * onFailure heard it) or `stopped`.
    */
   reload(): RuleReloadOutcome {
     if (this.stopped) return 'stopped';
-    const next = loadRules(this.options.dir);
-    if (next.errors.length > 0) {
-      this.options.onError(next.errors);
-      return 'invalid';
+    try {
+      const next = loadRules(this.options.dir);
+      if (next.errors.length > 0) {
+        this.options.onError(next.errors);
+        return 'invalid';
+      }
+      const d = digest(next);
+      if (d === this.appliedDigest) return 'unchanged';
+      this.options.onReload(next.rules);
+      this.appliedDigest = d;
+      this.rules = next.rules;
+      return 'applied';
+    } catch (e) {
+      try {
+        this.options.onFailure?.(e instanceof Error ? e : new Error(String(e)));
+      } catch {
+        // A failing reporter must not end the process either.
+      }
+      return 'failed';
     }
-    const d = digest(next);
-    if (d === this.appliedDigest) return 'unchanged';
-    this.appliedDigest = d;
-    this.rules = next.rules;
-    this.options.onReload(next.rules);
-    return 'applied';
   }
 
   /** Reload on SIGHUP (`onSighup` hears each outcome); returns a function that removes the handler. */
   installSighup(onSighup?: (outcome: RuleReloadOutcome) => void): () => void {
     const handler = () => {
       const outcome = this.reload();
-      onSighup?.(outcome);
+      try {
+        onSighup?.(outcome);
+      } catch {
+        // As in reload(): a signal handler never throws.
+      }
     };
     process.on('SIGHUP', handler);
     return () => process.off('SIGHUP', handler);

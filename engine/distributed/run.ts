@@ -17,6 +17,7 @@ import { TopologyFeed } from '../../ingest/kafka/topology-feed.js';
 import type { PointSink } from '../../ingest/sink.js';
 import type { TopologyGraph } from '../../topology/graph.js';
 import { buildDetection } from '../build.js';
+import { DetectionHealth } from '../detection-health.js';
 import { Pipeline } from '../pipeline.js';
 import { hotReloadRules } from '../rules-reload.js';
 import { serveEngine } from '../serve.js';
@@ -157,6 +158,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
     onFatal: (e) => fail(e, 'metrics consumer'),
     logger: log,
   });
+  const detectionHealth = new DetectionHealth(log);
   const consumer = new MetricsConsumer({
     source: publishingSource(metricsSource, publisher, clock),
     sink: o.sink,
@@ -166,8 +168,10 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
     maxInFlightPoints: kafkaConfig.maxInFlightPoints,
     onPoints: (points) => {
       clock.observe(points);
-      pipeline.accept(points);
-      pipeline.advance();
+      detectionHealth.run(() => {
+        pipeline.accept(points);
+        pipeline.advance();
+      });
     },
     logger: log,
   });
@@ -201,6 +205,7 @@ export async function runDistributed(config: Config, o: DistributedStartOptions)
     logger: log,
     host: o.host,
     port: o.port,
+    detectionHealth,
     readiness: () => {
       const role = service?.currentRole ?? 'standby';
       return {

@@ -540,6 +540,45 @@ describe('silences and dead letters', () => {
     expect(gone.status).toBe(404);
   });
 
+  it('silence matchers are RE2, anchored like Prometheus, refused with their position', async () => {
+    const unbalanced = await writer.post('/api/v1/silences', {
+      matchers: ['host=~"web)|(.*"'],
+      duration: '1h',
+    });
+    expect(unbalanced.status).toBe(400);
+    expect(unbalanced.body.field).toBe('matchers.0');
+    expect(unbalanced.body.message).toContain('unexpected ): `web)|(.*` (at offset 10)');
+    const lookahead = await writer.post('/api/v1/silences', {
+      matchers: ['host=~"(?!db).*"'],
+      duration: '1h',
+    });
+    expect(lookahead.status).toBe(400);
+
+    // A catastrophic pattern for a backtracking engine: a silence with it, then an incident whose
+    // host label is 28 "a"s. Routing checks the silence; with JavaScript regexes it took 15 s.
+    const evil = await writer.post('/api/v1/silences', { matchers: ['host=~"(a+)+b"'], duration: '1h' });
+    expect(evil.status).toBe(201);
+    const host = 'a'.repeat(28);
+    const t0 = performance.now();
+    for (const [id, at] of [
+      [host, engine.faultStart + 9 * MIN],
+      [truth.quietHosts[13]!, engine.faultStart + 10 * MIN], // moves event time past the group wait
+    ] as const) {
+      await writer.post('/api/v1/alerts', {
+        entity: { level: 'host', id },
+        rule: 'DiskFull',
+        severity: 'critical',
+        state: 'firing',
+        at,
+      });
+    }
+    await engine.notifier.idle(10_000);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    const id = (await api.get(`/api/v1/incidents?entity=host:${host}`)).body.items[0].id as string;
+    expect(engine.ops.sent.some((n) => n.event.id === id)).toBe(true); // not muted: no "b"
+    expect((await writer.delete(`/api/v1/silences/${evil.body.id}`)).status).toBe(200);
+  });
+
   it('lists dead letters and sends one again', async () => {
     await engine.notifier.idle(10_000);
     const dead = await api.get('/api/v1/notifications/dead');

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Json } from '../../api/testing.js';
 import { freePort, sleep } from './distributed-cluster.js';
 
 /** `converge start` (bin/cli.ts) as a child process, watched through its own API. */
@@ -57,6 +58,12 @@ export class ConvergeStart {
         throw new Error(`no ${pattern} in converge start's output:\n${this.log}`);
       await sleep(50);
     }
+  }
+
+  /** GET a path of its API (read routes need no token on loopback): status and JSON body. */
+  async get(path: string): Promise<{ status: number; body: Json }> {
+    const r = await fetch(`http://127.0.0.1:${this.port}${path}`);
+    return { status: r.status, body: await r.json() };
   }
 
   async ready(): Promise<boolean> {
