@@ -21,6 +21,8 @@ export type RouteScope = ApiScope | 'public';
 export interface Principal {
   name: string;
   scopes: ReadonlySet<ApiScope>;
+  /** Which configured token (`t1`, `t2`, ...): the rate limiter's bucket, unique unlike names. */
+  readonly key?: string;
 }
 
 declare module 'fastify' {
@@ -37,13 +39,18 @@ export const HOW_TO_CONFIGURE =
   'scopes: [read, write] }] } (`converge demo` prints one it generated), and send it as ' +
   '"Authorization: Bearer <token>"';
 
+/** `Bearer <token>`, the scheme in any case, spaces or tabs around the token. */
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
 export class TokenAuthenticator {
   private readonly entries: Array<{ digest: Buffer; principal: Principal }>;
+  /** What each request presented, looked up once (the rate limiter asks before check() does). */
+  private readonly presentedBy = new WeakMap<FastifyRequest, Principal | null>();
 
   constructor(tokens: readonly ApiToken[]) {
     this.entries = tokens.map((t, i) => ({
       digest: digest(t.token),
-      principal: { name: t.name ?? `token-${i + 1}`, scopes: new Set(t.scopes) },
+      principal: { name: t.name ?? `token-${i + 1}`, scopes: new Set(t.scopes), key: `t${i + 1}` },
     }));
   }
 
@@ -59,6 +66,19 @@ export class TokenAuthenticator {
       if (timingSafeEqual(d, e.digest) && found === undefined) found = e.principal;
     }
     return found;
+  }
+
+  /**
+   * The configured token a request presents, however the header spells `Bearer` and its
+   * spacing; undefined without a header, with another scheme or an unknown token.
+   */
+  presented(request: FastifyRequest): Principal | undefined {
+    const known = this.presentedBy.get(request);
+    if (known !== undefined) return known ?? undefined;
+    const m = BEARER.exec(request.headers.authorization ?? '');
+    const principal = m ? this.find(m[1]!) : undefined;
+    this.presentedBy.set(request, principal ?? null);
+    return principal;
   }
 
   /** onRequest: sets request.principal or throws the 401/403 to send. */
@@ -84,9 +104,8 @@ export class TokenAuthenticator {
     if (header === undefined || header === '') {
       throw unauthorized('missing "Authorization: Bearer <token>" header');
     }
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!m) throw unauthorized('the Authorization header must read "Bearer <token>"');
-    const principal = this.find(m[1]!);
+    if (!BEARER.test(header)) throw unauthorized('the Authorization header must read "Bearer <token>"');
+    const principal = this.presented(request);
     if (principal === undefined) throw unauthorized('unknown bearer token');
     if (!principal.scopes.has(scope)) {
       throw new ApiError(

@@ -1,4 +1,4 @@
-import type { AlertEvent, Level } from '../core/types.js';
+import type { AlertEvent, CapacityStats, Level } from '../core/types.js';
 import type { CorrelatorStats } from '../correlate/correlator.js';
 import type { IncidentDetail, IncidentSummary } from '../correlate/incident.js';
 import { MemorySilenceStore, type SilenceStore } from '../notify/silences.js';
@@ -39,6 +39,8 @@ export interface CorrelatorLike {
   get(id: string): IncidentDetail | undefined;
   ingest?(alert: AlertEvent): void;
   stats?(): CorrelatorStats;
+  /** The correlator's bounded stores by resource (e.g. open incidents), if it bounds any. */
+  capacity?(): Record<string, CapacityStats>;
 }
 
 export interface NotifierLike {
@@ -66,6 +68,8 @@ export interface EngineBackendOptions {
   readiness?: () => MaybePromise<Readiness>;
   /** Figures only the engine knows (points in, consumer lag, malformed lines). */
   stats?: () => MaybePromise<EngineStats>;
+  /** Bounded stores of other stages by resource (detection series...), beside topology and correlator. */
+  capacity?: () => MaybePromise<Record<string, CapacityStats>>;
   /**
    * How long a listing or an incident's detail may be served from cache while it keeps changing
    * (detail of a 5,000-alert incident costs the correlator ~150 ms). Default 1000 ms.
@@ -199,6 +203,14 @@ export function createEngineBackend(options: EngineBackendOptions): EngineBacken
         }
       }
       return { ready: Object.values(checks).every((c) => c.ok), checks };
+    },
+
+    async capacity(): Promise<Record<string, CapacityStats>> {
+      const out: Record<string, CapacityStats> = {};
+      const entities = options.topology.capacityStats?.();
+      if (entities !== undefined) out.entities = entities;
+      Object.assign(out, correlator.capacity?.(), await options.capacity?.());
+      return out;
     },
 
     async stats(): Promise<EngineStats> {

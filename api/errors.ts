@@ -82,7 +82,9 @@ export function toErrorBody(error: FastifyError | ApiError | Error, request: Fas
   const status = fe.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const field =
-      (fe.code && FRAMEWORK_FIELDS[fe.code]) ?? (error instanceof SyntaxError ? 'body' : 'request');
+      (fe.code !== undefined && Object.hasOwn(FRAMEWORK_FIELDS, fe.code)
+        ? FRAMEWORK_FIELDS[fe.code]
+        : undefined) ?? (error instanceof SyntaxError ? 'body' : 'request');
     let message = fe.message;
     if (field === 'body' && error instanceof SyntaxError) message = `body is not valid JSON: ${fe.message}`;
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {

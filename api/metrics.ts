@@ -58,16 +58,27 @@ export class ApiMetrics {
     gauge('converge_notifications_pending', 'Notifications waiting, delayed or in flight');
     counter('converge_template_errors_total', 'Annotation template actions that failed to render');
     counter('converge_detection_failures_total', 'Batches of points whose detection threw');
+    gauge('converge_capacity_held', 'Held in a bounded store (entities, incidents, ...)', ['resource']);
+    gauge('converge_capacity_limit', 'Bound of a bounded store', ['resource']);
+    counter('converge_capacity_evicted_total', 'Removed from a full store to make room', ['resource']);
+    counter('converge_capacity_refused_total', 'Refused by a full store with nothing to evict', ['resource']);
   }
 
   /** Reads the backend's figures into the metrics, then renders the exposition text. */
   async render(): Promise<string> {
-    const [stats, alertCounts, incidents] = await Promise.all([
+    const [stats, alertCounts, incidents, capacity] = await Promise.all([
       this.backend.stats(),
       this.backend.alerts.counts(),
       this.backend.incidents.list(),
+      this.backend.capacity?.(),
     ]);
     this.apply(stats);
+    for (const [resource, c] of Object.entries(capacity ?? {})) {
+      this.gauges.converge_capacity_held!.set({ resource }, c.held);
+      this.gauges.converge_capacity_limit!.set({ resource }, c.limit);
+      this.total('converge_capacity_evicted_total', { resource }, c.evicted);
+      this.total('converge_capacity_refused_total', { resource }, c.refused);
+    }
     this.gauges.converge_alerts_firing!.set(alertCounts.firing);
     let open = 0;
     for (const i of incidents) if (i.status === 'open') open++;

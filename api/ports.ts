@@ -1,5 +1,6 @@
 import type {
   AlertEvent,
+  CapacityStats,
   CauseRef,
   DecodeError,
   EntityRef,
@@ -32,6 +33,11 @@ export interface ApiBackend {
   readiness(): MaybePromise<Readiness>;
   /** Counters of the stages for /metrics; absent fields are not exported. */
   stats(): MaybePromise<EngineStats>;
+  /**
+   * The engine's bounded stores by resource (`entities`, and whatever else a stage bounds:
+   * incidents, series...): /metrics and GET /api/v1/health show them. Optional.
+   */
+  capacity?(): MaybePromise<Record<string, CapacityStats>>;
 }
 
 export interface IncidentsPort {
@@ -51,6 +57,8 @@ export interface TopologyPort extends TopologyView {
   ids(level: Level): Iterable<string>;
   /** Declared by a CMDB record (never expires). */
   isDeclared?(ref: EntityRef): boolean;
+  /** Entities held against the topology's cap, evicted and refused there. */
+  capacityStats?(): CapacityStats;
 }
 
 export interface HealthPort {

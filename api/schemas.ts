@@ -502,9 +502,23 @@ const WorstEntity = Type.Object(
   { additionalProperties: false },
 );
 
+export const CapacitySchema = Type.Object(
+  {
+    resource: Type.String({ description: 'What is bounded: entities (topology), and others stages bound' }),
+    held: Type.Integer({ minimum: 0 }),
+    limit: Type.Integer({ minimum: 0 }),
+    evicted: Type.Integer({ minimum: 0, description: 'Removed to make room, since start' }),
+    refused: Type.Integer({ minimum: 0, description: 'Refused with nothing to evict, since start' }),
+  },
+  { additionalProperties: false },
+);
+
 export const FleetHealthSchema = Type.Object(
   {
     status: HealthStatusSchema,
+    capacity: Type.Array(CapacitySchema, {
+      description: 'Bounded stores of the engine: how full, what the bound evicted and refused',
+    }),
     levels: Type.Array(
       Type.Object(
         { level: LevelSchema, counts: StatusCounts, worst: Type.Array(WorstEntity) },

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import helmet from '@fastify/helmet';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Type } from 'typebox';
 import { TokenAuthenticator } from './auth.js';
@@ -16,6 +16,7 @@ import { entityRoutes } from './routes/entities.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { silenceRoutes } from './routes/silences.js';
 import { ErrorSchema, LivenessSchema, ReadinessSchema, withErrors } from './schemas.js';
+import { addStrictIntegerQuery } from './strict-query.js';
 
 /**
  * The REST API: fastify with a JSON schema on every route (validation, response serialization,
@@ -50,6 +51,35 @@ export interface ApiServer {
 }
 
 const API_PREFIX = '/api/v1';
+
+/**
+ * Security headers on every answer (helmet). The CSP lets a UI served later from this origin
+ * (web/) load its own scripts, styles, images and fonts and call this API, and nothing else: no
+ * inline scripts or styles, no other origins, no plugins, no framing. No `upgrade-insecure-requests`
+ * and no HSTS: the API serves plain HTTP on loopback by default, and HSTS belongs to whatever
+ * terminates TLS in front of it.
+ */
+export const SECURITY_HEADERS = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+  strictTransportSecurity: false,
+  // Cross-origin readers (cors.origins) fetch with CORS, which CORP does not block; embedding is.
+  crossOriginResourcePolicy: { policy: 'same-origin' as const },
+  referrerPolicy: { policy: 'no-referrer' as const },
+};
 const VERSION = '0.1.0';
 
 export async function createApiServer(
@@ -80,6 +110,8 @@ export async function createApiServer(
   const metrics = new ApiMetrics(backend);
 
   app.setErrorHandler(errorHandler);
+  // Integer query parameters in decimal digits only: ajv would coerce `Infinity` and skip `maximum`.
+  app.addHook('onRoute', addStrictIntegerQuery);
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(errorBody(404, 'url', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
@@ -100,24 +132,33 @@ export async function createApiServer(
       request.body = {};
   });
 
+  // First, so that every answer carries them, refusals by the rate limit and the token check too.
+  await app.register(helmet, SECURITY_HEADERS);
   if (config.rateLimit !== false) {
+    const { max, window } = config.rateLimit;
     await app.register(rateLimit, {
-      global: true,
-      max: config.rateLimit.max,
-      timeWindow: config.rateLimit.window,
-      // One bucket per token (hashed: the store must not hold tokens), else per address.
-      keyGenerator: (request) => {
-        const h = request.headers.authorization;
-        return h
-          ? 't:' + createHash('sha256').update(h).digest('base64url').slice(0, 22)
-          : 'ip:' + request.ip;
-      },
+      // Not per route: route-level hooks run after the app's, so a request refused by the token
+      // check (no token, a bad one) would never be counted. One app-level hook, before auth.
+      global: false,
+      max,
+      timeWindow: window,
+      keyGenerator: (request) => rateLimitKey(request, auth),
       errorResponseBuilder: (_request, context) =>
         new ApiError(
           429,
           'rate',
-          `rate limit of ${context.max} requests per ${Math.round(config.rateLimit === false ? 0 : config.rateLimit.window / 1000)} s reached; retry in ${context.after}`,
+          `rate limit of ${context.max} requests per ${Math.round(window / 1000)} s reached; retry in ${context.after}`,
         ),
+    });
+    // The handler does not use `this`; its type asks for the plain instance type.
+    const limit = app.rateLimit() as unknown as (
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ) => Promise<void>;
+    app.addHook('onRequest', async (request, reply) => {
+      // Liveness and readiness probes are never limited (an orchestrator must always get an answer).
+      if (request.routeOptions.config?.scope === 'public') return;
+      await limit(request, reply);
     });
   }
   if (config.cors.origins.length > 0) {
@@ -256,4 +297,17 @@ export async function createApiServer(
       await app.close();
     },
   };
+}
+
+/**
+ * The rate limiter's bucket: the configured token a request presents (however `Bearer` and the
+ * spacing are spelled, so re-spelling the header gets no fresh quota), else the client address
+ * (IPv4-mapped addresses as IPv4, IPv6 by /64 prefix, as one host usually holds a whole /64).
+ * Requests without a token, with a malformed header or an unknown token all count against their
+ * address, so rotating made-up tokens does not reset the budget either.
+ */
+export function rateLimitKey(request: FastifyRequest, auth: TokenAuthenticator): string {
+  const principal = auth.presented(request);
+  if (principal?.key !== undefined) return 'token:' + principal.key;
+  return 'addr:' + normalizeIP(request.ip ?? request.socket.remoteAddress ?? 'unknown');
 }

@@ -22,6 +22,8 @@ export interface ScenarioEngineOptions {
   correlator?: CorrelatorOptions;
   /** Operator actions and verdicts go to this JSON Lines file (default: memory). */
   operatorFile?: string;
+  /** More sinks (notify config entries, e.g. a slack sink pointed at a test receiver). */
+  sinks?: Array<Record<string, unknown>>;
 }
 
 export class ScenarioEngine {
@@ -55,6 +57,7 @@ export class ScenarioEngine {
         sinks: [
           { name: 'ops', type: 'memory' },
           { name: 'broken', type: 'memory' },
+          ...(options.sinks ?? []),
         ],
       }),
       sinks: [this.ops, this.broken],

@@ -7,6 +7,8 @@
 //
 //   npm run bench                      every benchmark (about 10 minutes on 2 cores)
 //   npm run bench -- decode correlate  only these
+//   npm run bench -- petshop           root cause on the PetShop dataset beside published peers
+//                                      (bench/petshop/README.md)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +24,7 @@ const BENCHES = {
   topology: [],
   correlate: [],
   api: [],
+  petshop: [],
   'ingest-e2e': ['kafka', 'tsdb'],
   notify: ['redis'],
   distributed: ['kafka', 'redis'],

@@ -11,6 +11,11 @@
  * --baseline-max (default 100k; the 1M baseline takes ~15 s).
  *
  *   npx tsx --expose-gc bench/topology.ts [sizes=10000,100000,1000000] [--baseline-max=N]
+ *     [--flood=N] [--flood-cap=N]
+ *
+ * Then a flood of N never-seen entities (default 400,000; 0 skips it), new containers on a few
+ * hosts and new hosts on one rack, into a topology capped at --flood-cap (default 100,000)
+ * beside the same flood uncapped: memory held and CPU time per point, capped vs uncapped.
  *
  * Memory is V8 heap used plus ArrayBuffer memory (the typed arrays live outside the heap),
  * after a full GC, minus the same figure before building.
@@ -21,7 +26,11 @@ import { TopologyGraph } from '../topology/graph.js';
 
 const args = process.argv.slice(2);
 const sizes = (args.find((a) => !a.startsWith('--')) ?? '10000,100000,1000000').split(',').map(Number);
-const baselineMax = Number(args.find((a) => a.startsWith('--baseline-max='))?.split('=')[1] ?? 100_000);
+const option = (name: string, fallback: number) =>
+  Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
+const baselineMax = option('baseline-max', 100_000);
+const flood = option('flood', 400_000);
+const floodCap = option('flood-cap', 100_000);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined)
@@ -372,4 +381,41 @@ for (const r of rows.filter((r) => r.containers >= 1_000_000 && r.way !== 'basel
   console.log(
     `target 1M containers < 1.5 GiB and < 10 s (${r.way}): ${r.MiB.toFixed(0)} MiB, ${seconds(r.build)} -> ${ok ? 'met' : 'MISSED'}`,
   );
+}
+
+// --- A flood of never-seen entities (hostile tags, a misconfigured agent): capped vs uncapped.
+if (flood > 0) {
+  console.log(`\n# flood of ${flood} new entities, capped at ${floodCap} vs uncapped`);
+  const shapes: Array<[string, (i: number) => Record<string, string>]> = [
+    [
+      'new containers',
+      (i) => ({ container_name: `flood-${hex(i, 8)}`, host: `fh-${i % 16}`, rack: 'fr', dc: 'fd' }),
+    ],
+    ['new hosts', (i) => ({ host: `flood-${hex(i, 8)}`, rack: 'fr', dc: 'fd' })],
+  ];
+  for (const [shape, tags] of shapes) {
+    const figures = [undefined, floodCap].map((cap) => {
+      const before = memory();
+      const g = new TopologyGraph(cap === undefined ? { ttlMs: TTL } : { ttlMs: TTL, maxEntities: cap });
+      const t = timedChunks(
+        flood,
+        (from, to) => Array.from({ length: to - from }, (_, k) => tags(from + k)),
+        (chunk) => {
+          for (let k = 0; k < chunk.length; k++) g.observe(chunk[k]!, T0 + k);
+        },
+      );
+      const MiBs = (memory() - before) / MiB;
+      const c = g.capacityStats();
+      console.log(
+        `  ${shape.padEnd(15)} ${cap === undefined ? 'uncapped' : `cap ${cap}`.padEnd(10)} held ${String(c.held).padStart(7)}  ` +
+          `evicted ${String(c.evicted).padStart(7)}  refused ${c.refused}  ${MiBs.toFixed(0).padStart(4)} MiB  ` +
+          `${((t.cpuMs * 1000) / flood).toFixed(2)} us/point cpu (${((t.ms * 1000) / flood).toFixed(2)} wall)`,
+      );
+      return { MiBs, t };
+    });
+    const [free, capped] = figures as [{ MiBs: number; t: Timing }, { MiBs: number; t: Timing }];
+    console.log(
+      `    capped vs uncapped: memory ${(capped.MiBs / free.MiBs).toFixed(2)}x, cpu per point ${(capped.t.cpuMs / free.t.cpuMs).toFixed(2)}x`,
+    );
+  }
 }

@@ -73,8 +73,9 @@ export async function runReplay(
   }
   await Promise.all([close(alertsOut), close(incidentsOut)]);
 
+  const cap = engine.topology.capacityStats();
   if (opts.summaryJson) {
-    process.stdout.write(JSON.stringify(summary) + '\n');
+    process.stdout.write(JSON.stringify({ ...summary, capacity: { entities: cap } }) + '\n');
   } else {
     const e = summary.entities;
     process.stdout.write(
@@ -84,6 +85,9 @@ export async function runReplay(
         `entities: ${e.idc} idc, ${e.rack} racks, ${e.host} hosts, ${e.container} containers, ${e.app} apps; ` +
         `${summary.alerts} alert state changes, ${summary.incidents} incidents; ${summary.wallMs} ms` +
         (rejectedRecords > 0 ? `; ${rejectedRecords} topology records rejected` : '') +
+        (cap.evicted + cap.refused > 0
+          ? `; topology at its cap of ${cap.limit} entities: ${cap.evicted} evicted, ${cap.refused} refused`
+          : '') +
         '\n',
     );
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,12 @@ import { FleetGenerator } from '../scripts/produce-metrics.js';
 // `converge replay` as a user runs it: the CLI in its own process, on a file, printing counts.
 const dir = mkdtempSync(join(tmpdir(), 'converge-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeLines(name: string, lines: readonly string[]): string {
+  const file = join(dir, name);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
 
 function converge(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bin/cli.ts', ...args], {
@@ -81,6 +87,81 @@ describe('converge replay', () => {
       series: 2,
       entities: { idc: 1, rack: 1, host: 1, container: 1, app: 1 },
     });
+  });
+
+  it('--alerts reports deep, oversized and mistyped records by line and replays the others', () => {
+    const good = readFileSync('fixtures/streams/jd-alerts.jsonl', 'utf8').trimEnd().split('\n').slice(0, 400);
+    const deep = `{"a":`.repeat(200_000) + '"x"' + '}'.repeat(200_000);
+    const first = JSON.parse(good[0]!);
+    const bad = [
+      JSON.stringify({ ...first, labels: { team: 'pay' } }).replace('{"team":"pay"}', `{"team":${deep}}`),
+      JSON.stringify({ ...first, labels: { note: 'n'.repeat(5000) } }),
+      JSON.stringify({ ...first, labels: { list: ['a', 'b'] } }),
+      JSON.stringify({ ...first, entity: { level: 'host', id: 'h'.repeat(600) } }),
+      `[${deep}]`,
+      JSON.stringify({ ...first, at: 1e20 }),
+    ];
+    // Bad lines at 3, 101, 202, 303, 404 and 405 (1-based), the good ones around them.
+    const lines = [...good];
+    const at = [2, 100, 201, 302, 403, 404];
+    at.forEach((i, k) => {
+      lines.splice(i, 0, bad[k]!);
+    });
+    const file = join(dir, 'hostile-alerts.jsonl');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const r = converge(['replay', '--alerts', file, '--summary-json']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary.malformed).toBe(6);
+    const reference = converge([
+      'replay',
+      '--alerts',
+      writeLines('good-alerts.jsonl', good),
+      '--summary-json',
+    ]);
+    expect(summary.alerts).toBe(JSON.parse(reference.last).alerts);
+    expect(summary.incidents).toBe(JSON.parse(reference.last).incidents);
+    const shown = r.stderr.split('\n').filter((l) => l.startsWith(file));
+    expect(shown).toHaveLength(6);
+    expect(shown[0]).toMatch(/:3: labels\.team must be a string \(got an object: \{"a":\{"a":/);
+    expect(shown[0]!.length).toBeLessThan(file.length + 200);
+    expect(shown[1]).toContain(':101: labels.note is 5000 characters long (at most 4096)');
+    expect(shown[2]).toContain(':202: labels.list must be a string (got an array: ["a","b"])');
+    expect(shown[3]).toContain(':303: entity.id is 600 characters long (at most 512)');
+    expect(shown[4]).toContain(':404: expected a JSON object');
+    // A time no Date can print used to end the replay ("Invalid time value", exit 1).
+    expect(shown[5]).toContain(
+      ':405: at must be between 1970 and the end of year 9998 (got 100000000000000000000)',
+    );
+  });
+
+  it('bounds the topology under a flood of new entities (topology.maxEntities) and keeps every point', () => {
+    const cfg = join(dir, 'capped.yaml');
+    writeFileSync(cfg, 'topology:\n  maxEntities: 500\n');
+    const t0 = 1_704_067_200;
+    const lines: string[] = [];
+    // A real host with 10 containers reporting every second, and 20,000 containers never seen before.
+    for (let s = 0; s < 200; s++) {
+      for (let k = 0; k < 10; k++)
+        lines.push(`cpu,host=real,rack=r1,dc=d1,container_name=real-${k} usage=1 ${(t0 + s) * 1e9}`);
+      for (let k = 0; k < 100; k++) {
+        lines.push(
+          `cpu,host=flood-${s % 7},rack=r1,dc=d1,container_name=flood-${s}-${k} usage=1 ${(t0 + s) * 1e9}`,
+        );
+      }
+    }
+    const file = writeLines('flood.lp', lines);
+    const r = converge(['replay', file, '--format', 'lp', '--config', cfg, '--summary-json', '--quiet']);
+    expect(r.status).toBe(0);
+    const summary = JSON.parse(r.last);
+    expect(summary.points).toBe(22_000);
+    expect(summary.malformed).toBe(0);
+    const held = Object.values(summary.entities as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(held).toBeLessThanOrEqual(500);
+    expect(summary.capacity.entities).toMatchObject({ held, limit: 500, refused: 0 });
+    // 10 real containers, 8 hosts, rack, idc and 20,000 flood containers came; 500 are held (a
+    // flood host whose containers all went goes too, and comes back with the next one).
+    expect(summary.capacity.entities.evicted).toBeGreaterThanOrEqual(20_020 - 500);
   });
 
   it('refuses a bad config with the offending key and exit code 2', () => {

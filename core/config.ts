@@ -118,6 +118,11 @@ const TopologySection = z.strictObject({
   ttl: duration.default(15 * 60_000),
   /** CMDB record files (JSON Lines) loaded at start. */
   files: z.array(z.string().min(1)).default([]),
+  /**
+   * Most topology entities held. At the cap, metrics-only entities unseen the longest make room;
+   * when none can, new ones are refused (both counted in /metrics and /api/v1/health).
+   */
+  maxEntities: z.number().int().min(5).default(1_500_000),
 });
 
 export const ConfigSchema = z.strictObject({
@@ -136,7 +141,13 @@ export const ConfigSchema = z.strictObject({
   kafka: KafkaSection.optional(),
   tsdb: TsdbSection.optional(),
   redis: z.strictObject({ url: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port') }).optional(),
-  topology: TopologySection.default({ mapping: {}, attributeTags: [], ttl: 15 * 60_000, files: [] }),
+  topology: TopologySection.default({
+    mapping: {},
+    attributeTags: [],
+    ttl: 15 * 60_000,
+    files: [],
+    maxEntities: 1_500_000,
+  }),
   rules: z.strictObject({ dir: z.string().min(1).optional() }).default({}),
   detect: z.strictObject({ lateness: duration.default(5000) }).default({ lateness: 5000 }),
   correlate: z

@@ -96,6 +96,21 @@ export interface TopologyRecord {
  * What detection, correlation and the API may ask of the live topology. Implemented by the
  * graphology-backed graph in topology/; small so that tests can implement it in a few lines.
  */
+/**
+ * How full one bounded store is (topology entities, open incidents, detection series...) and
+ * what its bound cost so far; the API's /metrics and /api/v1/health show one per resource.
+ */
+export interface CapacityStats {
+  /** Held now. */
+  held: number;
+  /** The bound. */
+  limit: number;
+  /** Removed to make room, since start. */
+  evicted: number;
+  /** Refused for want of room, since start. */
+  refused: number;
+}
+
 export interface TopologyView {
   has(ref: EntityRef): boolean;
   /** Hierarchy parent: container -> host -> rack -> idc. Apps have none. */

@@ -1,5 +1,6 @@
+import { preview, stringMap } from '../core/json-values.js';
 import type { AlertEvent, DecodeError, EntityRef, Level, Severity } from '../core/types.js';
-import { alertFingerprint, alertId } from './alerts.js';
+import { ALERT_LIMITS, alertFingerprint, alertId, alertTimeProblem } from './alerts.js';
 
 /**
  * Prometheus Alertmanager webhook payloads (version 4) as alert state changes, so Alertmanager
@@ -66,13 +67,14 @@ export function parseAlertmanagerWebhook(
   }
   if (!Array.isArray(p.alerts)) throw new AlertmanagerPayloadError('alerts', 'expected an array');
   const mapping = { ...ALERTMANAGER_LABELS, ...options.mapping };
-  const common = stringMap(p.commonLabels);
+  const common = stringMap(p.commonLabels, 'commonLabels', ALERT_LIMITS.labels);
+  if (typeof common === 'string') throw new AlertmanagerPayloadError('commonLabels', common);
   const alerts: AlertEvent[] = [];
   const errors: DecodeError[] = [];
   for (let i = 0; i < p.alerts.length; i++) {
     const parsed = alertmanagerAlert(p.alerts[i], mapping, common);
     if (typeof parsed === 'string') {
-      errors.push({ line: i + 1, reason: `alerts.${i}: ${parsed}`, text: truncate(safeJson(p.alerts[i])) });
+      errors.push({ line: i + 1, reason: `alerts.${i}: ${parsed}`, text: preview(p.alerts[i], 200) });
     } else alerts.push(parsed);
   }
   return { alerts, errors };
@@ -100,8 +102,11 @@ function alertmanagerAlert(
     (typeof a.labels !== 'object' || a.labels === null || Array.isArray(a.labels))
   )
     return 'labels: expected an object of strings';
-  const labels = { ...common, ...stringMap(a.labels) };
-  const annotations = stringMap(a.annotations);
+  const own = stringMap(a.labels, 'labels', ALERT_LIMITS.labels);
+  if (typeof own === 'string') return own;
+  const labels = { ...common, ...own };
+  const annotations = stringMap(a.annotations, 'annotations', ALERT_LIMITS.annotations);
+  if (typeof annotations === 'string') return annotations;
   const rule = labels.alertname;
   if (rule === undefined || rule === '') return 'labels.alertname: missing (it names the rule)';
   const entity = entityOf(labels, mapping);
@@ -113,11 +118,15 @@ function alertmanagerAlert(
     return `status: expected firing or resolved (got ${show(status)})`;
   const startsAt = amTime(a.startsAt);
   if (startsAt === undefined) return `startsAt: expected an RFC 3339 time (got ${show(a.startsAt)})`;
+  const startProblem = alertTimeProblem(startsAt);
+  if (startProblem !== undefined) return `startsAt: ${startProblem}`;
   let at = startsAt;
   if (status === 'resolved') {
     const endsAt = amTime(a.endsAt);
     if (endsAt === undefined)
       return `endsAt: a resolved alert needs its RFC 3339 end time (got ${show(a.endsAt)})`;
+    const endProblem = alertTimeProblem(endsAt);
+    if (endProblem !== undefined) return `endsAt: ${endProblem}`;
     at = Math.max(endsAt, startsAt);
   }
   const fingerprint =
@@ -183,28 +192,6 @@ function amTime(x: unknown): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
-function stringMap(x: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return out;
-  for (const [k, v] of Object.entries(x)) {
-    if (typeof v === 'string') out[k] = v;
-    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
-  }
-  return out;
-}
-
 function show(x: unknown): string {
-  return x === undefined ? 'nothing' : truncate(safeJson(x), 60);
-}
-
-function safeJson(x: unknown): string {
-  try {
-    return JSON.stringify(x) ?? String(x);
-  } catch {
-    return String(x);
-  }
-}
-
-function truncate(s: string, limit = 200): string {
-  return s.length > limit ? s.slice(0, limit - 1) + '…' : s;
+  return preview(x, 60);
 }

@@ -1,4 +1,5 @@
 import { alertFingerprint as fingerprintOf } from '../core/fingerprint.js';
+import { preview, stringMap } from '../core/json-values.js';
 import {
   type AlertEvent,
   type AlertState,
@@ -23,6 +24,32 @@ import {
 
 const SEVERITIES: readonly Severity[] = ['critical', 'warning', 'info'];
 const TEXT_LIMIT = 200;
+
+/**
+ * Bounds of one alert record (API, replay, Kafka): ids and names, label and annotation counts
+ * and sizes. Label values are strings (numbers and booleans are taken as their text); anything
+ * nested is refused naming the label.
+ */
+/**
+ * Alert times the intake takes: 1970 to the end of year 9998, so that every time derived from
+ * them (hold-downs, windows) still writes as an RFC 3339 year. A time beyond (1e20 ms, year
+ * 275760) is refused naming the field, instead of failing later where it is printed.
+ */
+export const MAX_ALERT_MS = 253_370_764_799_999;
+
+/** Undefined when `t` (ms) is an alert time the engine takes, else what is wrong with it. */
+export function alertTimeProblem(t: number): string | undefined {
+  if (t >= 0 && t <= MAX_ALERT_MS) return undefined;
+  const shown = Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t);
+  return `must be between 1970 and the end of year 9998 (got ${shown})`;
+}
+
+export const ALERT_LIMITS = {
+  /** entity.id, rule, id, fingerprint (characters). */
+  name: 512,
+  labels: { entries: 128, name: 256, value: 4096 },
+  annotations: { entries: 128, name: 256, value: 16_384 },
+} as const;
 
 export interface ParsedAlerts {
   alerts: AlertEvent[];
@@ -84,9 +111,11 @@ export function toAlertEvent(value: unknown): AlertEvent | string {
   const { level, id } = entity as Record<string, unknown>;
   if (!isLevel(level)) return `entity.level must be one of ${LEVELS.join(', ')} (got ${show(level)})`;
   if (typeof id !== 'string' || id === '') return `entity.id must be a non-empty string (got ${show(id)})`;
+  if (id.length > ALERT_LIMITS.name) return tooLong('entity.id', id);
 
   const rule = v.rule;
   if (typeof rule !== 'string' || rule === '') return `rule must be a non-empty string (got ${show(rule)})`;
+  if (rule.length > ALERT_LIMITS.name) return tooLong('rule', rule);
 
   let severity: Severity = 'warning';
   if (v.severity !== undefined) {
@@ -102,17 +131,21 @@ export function toAlertEvent(value: unknown): AlertEvent | string {
 
   const at = parseTime(v.at);
   if (typeof at === 'string') return `at ${at}`;
+  const atProblem = alertTimeProblem(at);
+  if (atProblem !== undefined) return `at ${atProblem}`;
   let startsAt = at;
   if (v.startsAt !== undefined) {
     const s = parseTime(v.startsAt);
     if (typeof s === 'string') return `startsAt ${s}`;
+    const startProblem = alertTimeProblem(s);
+    if (startProblem !== undefined) return `startsAt ${startProblem}`;
     if (s > at) return `startsAt (${new Date(s).toISOString()}) is after at (${new Date(at).toISOString()})`;
     startsAt = s;
   }
 
-  const labels = stringRecord(v.labels, 'labels');
+  const labels = stringMap(v.labels, 'labels', ALERT_LIMITS.labels);
   if (typeof labels === 'string') return labels;
-  const annotations = stringRecord(v.annotations, 'annotations');
+  const annotations = stringMap(v.annotations, 'annotations', ALERT_LIMITS.annotations);
   if (typeof annotations === 'string') return annotations;
 
   if (v.predicted !== undefined && typeof v.predicted !== 'boolean') {
@@ -126,12 +159,16 @@ export function toAlertEvent(value: unknown): AlertEvent | string {
   const ref: EntityRef = { level, id };
   let fingerprint: string;
   if (v.fingerprint === undefined) fingerprint = alertFingerprint(rule, ref, labels);
-  else if (typeof v.fingerprint === 'string' && v.fingerprint !== '') fingerprint = v.fingerprint;
-  else return `fingerprint must be a non-empty string (got ${show(v.fingerprint)})`;
+  else if (typeof v.fingerprint === 'string' && v.fingerprint !== '') {
+    if (v.fingerprint.length > ALERT_LIMITS.name) return tooLong('fingerprint', v.fingerprint);
+    fingerprint = v.fingerprint;
+  } else return `fingerprint must be a non-empty string (got ${show(v.fingerprint)})`;
   let alertIdValue: string;
   if (v.id === undefined) alertIdValue = alertId(fingerprint, startsAt);
-  else if (typeof v.id === 'string' && v.id !== '') alertIdValue = v.id;
-  else return `id must be a non-empty string (got ${show(v.id)})`;
+  else if (typeof v.id === 'string' && v.id !== '') {
+    if (v.id.length > ALERT_LIMITS.name) return tooLong('id', v.id);
+    alertIdValue = v.id;
+  } else return `id must be a non-empty string (got ${show(v.id)})`;
 
   const alert: AlertEvent = {
     id: alertIdValue,
@@ -184,27 +221,18 @@ export function parseTime(x: unknown): number | string {
   return Number.isNaN(t) ? `must be an ISO-8601 time (got ${show(x)})` : t;
 }
 
-function stringRecord(x: unknown, name: string): Record<string, string> | string {
-  if (x === undefined || x === null) return {};
-  if (typeof x !== 'object' || Array.isArray(x)) return `${name} must be an object of strings`;
-  const out: Record<string, string> = {};
-  for (const [k, value] of Object.entries(x)) {
-    if (typeof value === 'string') out[k] = value;
-    else if (typeof value === 'number' || typeof value === 'boolean') out[k] = String(value);
-    else return `${name}.${k} must be a string (got ${show(value)})`;
-  }
-  return out;
-}
-
 function optionalNumber(x: unknown, name: string): number | undefined | string {
   if (x === undefined || x === null) return undefined;
   return typeof x === 'number' && Number.isFinite(x) ? x : `${name} must be a finite number (got ${show(x)})`;
 }
 
+/** A bounded preview: never recursion over a hostile value (a deep one overflowed the stack). */
 function show(x: unknown): string {
-  if (x === undefined) return 'nothing';
-  const s = JSON.stringify(x);
-  return s === undefined ? String(x) : truncate(s, 60);
+  return preview(x, 60);
+}
+
+function tooLong(field: string, value: string): string {
+  return `${field} is ${value.length} characters long (at most ${ALERT_LIMITS.name})`;
 }
 
 function truncate(s: string, limit = TEXT_LIMIT): string {

@@ -50,6 +50,7 @@ export function buildDetection(
     ttlMs: config.topology.ttl,
     mapping: config.topology.mapping,
     attributeTags: config.topology.attributeTags,
+    maxEntities: config.topology.maxEntities,
   });
   const detection = new DetectionEngine({
     rules,

@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import { formatMatcher } from '../core/matchers.js';
 import type { IncidentEvent, Lifecycle, TopologyView } from '../core/types.js';
 import type { NotifyConfig, SinkConfig } from './config.js';
+import type { TextFormat } from './escape.js';
 import { incidentLabels } from './labels.js';
 import { NotifyMetrics } from './metrics.js';
 import { BullmqDeliveryQueue } from './queue/bullmq.js';
@@ -22,7 +23,7 @@ import {
   type SilenceInput,
   type SilenceStore,
 } from './silences.js';
-import { buildContext, type CompiledTemplate, compileTemplate } from './template.js';
+import { buildContext, compileTemplate, type MessageTemplates, renderMessage } from './template.js';
 import type {
   AttemptOutcome,
   DeadLetter,
@@ -84,7 +85,7 @@ export class IncidentEventError extends Error {
 export class Notifier implements Lifecycle {
   readonly silences: SilenceStore;
   private readonly queue: DeliveryQueue;
-  private readonly sinks = new Map<string, { sink: Sink; title: CompiledTemplate; text: CompiledTemplate }>();
+  private readonly sinks = new Map<string, { sink: Sink; templates: MessageTemplates; format: TextFormat }>();
   private readonly routes: RouteTree;
   private readonly retry: RetryPolicy;
   private readonly now: () => number;
@@ -177,7 +178,11 @@ export class Notifier implements Lifecycle {
     const definition = SINK_TYPES.get(sink.type);
     const title = config?.template.title ?? definition?.templates?.title ?? '{{ summary }}';
     const text = config?.template.text ?? definition?.templates?.text ?? '{{ summary }}';
-    this.sinks.set(sink.name, { sink, title: compileTemplate(title), text: compileTemplate(text) });
+    this.sinks.set(sink.name, {
+      sink,
+      templates: { title: compileTemplate(title), text: compileTemplate(text) },
+      format: definition?.format ?? 'plain',
+    });
   }
 
   private silenceApi(store: SilenceStore): SilenceStore {
@@ -281,7 +286,7 @@ export class Notifier implements Lifecycle {
         this.now(),
       );
       if (silence) return { kind: 'muted', silenceId: silence.id };
-      const notification = this.render(delivery, attempt, entry.title, entry.text);
+      const notification = this.render(delivery, attempt, entry.templates, entry.format);
       const result = await entry.sink.send(notification, this.abort.signal);
       const outcome = this.retry.outcome(result, attempt);
       if (outcome.kind === 'retry') {
@@ -305,8 +310,8 @@ export class Notifier implements Lifecycle {
   private render(
     delivery: Delivery,
     attempt: number,
-    title: CompiledTemplate,
-    text: CompiledTemplate,
+    templates: MessageTemplates,
+    format: TextFormat,
   ): Notification {
     const base = this.options.config.externalUrl.replace(/\/+$/, '');
     const link = `${base}/api/v1/incidents/${encodeURIComponent(delivery.incidentId)}`;
@@ -315,7 +320,7 @@ export class Notifier implements Lifecycle {
       key: delivery.key,
       event: delivery.event,
       labels: delivery.labels,
-      message: { title: title.render(context), text: text.render(context) },
+      message: renderMessage(templates, context, format),
       link,
       attempt,
     };

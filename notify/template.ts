@@ -1,10 +1,16 @@
 import type { IncidentEvent } from '../core/types.js';
+import { ESCAPE, escapePlain, type TextFormat } from './escape.js';
+import type { RenderedMessage } from './types.js';
 
 /**
  * A deliberately small template language: `{{ path.to.value }}` and `{{ path | filter }}`, with
  * filters `upper`, `lower`, `json` and `truncate:N`. No expressions, no calls, no loops: a
  * template can only read fields of the context below, so a config file cannot run code.
  * Templates are compiled (and every path and filter checked) at start-up.
+ *
+ * What a template inserts is escaped for the markup the sink reads (escape.ts: Slack mrkdwn,
+ * markdown, lark_md, plain), after the filters; the template's own text is left as written.
+ * `link` is not escaped: it is the configured externalUrl and a percent-encoded incident id.
  *
  * Context (all strings unless said otherwise):
  *   id, version (number), event, status, severity,
@@ -82,7 +88,8 @@ export class TemplateError extends Error {
 
 export interface CompiledTemplate {
   readonly source: string;
-  render(context: TemplateContext): string;
+  /** `inert` makes each inserted value inert for the sink's markup (default: plain text). */
+  render(context: TemplateContext, inert?: (value: string) => string): string;
 }
 
 /** Compiles a template; throws TemplateError naming the first problem and where it is. */
@@ -109,7 +116,7 @@ export function compileTemplate(source: string): CompiledTemplate {
   }
   return {
     source,
-    render(context) {
+    render(context, inert = escapePlain) {
       let out = '';
       for (const p of parts) {
         if (typeof p === 'string') {
@@ -118,7 +125,7 @@ export function compileTemplate(source: string): CompiledTemplate {
         }
         let v = stringify(lookup(context, p.path));
         for (const f of p.filters) v = f(v);
-        out += v;
+        out += p.raw ? v : inert(v);
       }
       return out;
     },
@@ -163,7 +170,7 @@ function compileExpression(expr: string, offset: number): Part {
     if (typeof f === 'string') throw new TemplateError(`"{{ ${expr} }}" at offset ${offset}: ${f}`);
     filters.push(f);
   }
-  return { path, filters, raw: false };
+  return { path, filters, raw: root === 'link' };
 }
 
 function lookup(context: TemplateContext, path: readonly string[]): unknown {
@@ -264,6 +271,27 @@ export function buildContext(
     labels,
     link,
     sink,
+  };
+}
+
+/** A sink's compiled title and text templates. */
+export interface MessageTemplates {
+  title: CompiledTemplate;
+  text: CompiledTemplate;
+}
+
+/**
+ * Title and text of one notification: the title is plain text (sinks that put it into markup
+ * escape it whole), the text is the sink's markup with every inserted value escaped for it.
+ */
+export function renderMessage(
+  templates: MessageTemplates,
+  context: TemplateContext,
+  format: TextFormat,
+): RenderedMessage {
+  return {
+    title: templates.title.render(context, escapePlain),
+    text: templates.text.render(context, ESCAPE[format]),
   };
 }
 

@@ -168,3 +168,52 @@ export class WebhookReceiver {
     await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A stand-in for the chat and paging providers, on loopback: the first path segment names the
+// provider (`/slack`, `/dingtalk?access_token=...`), each gets its documented success answer.
+
+const PROVIDER_OK: Record<string, [number, string]> = {
+  slack: [200, 'ok'],
+  feishu: [200, '{"code":0,"msg":"success"}'],
+  pagerduty: [202, '{"status":"success"}'],
+};
+
+export class ProviderReceiver {
+  url = '';
+  /** Every request, in arrival order: the provider (first path segment) and the parsed JSON body. */
+  // biome-ignore lint/suspicious/noExplicitAny: provider payloads, each test reads its fields
+  readonly received: Array<{ provider: string; body: any }> = [];
+  private server: Server | undefined;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        text += c;
+      });
+      req.on('end', () => {
+        const provider = (req.url ?? '').split(/[/?]/)[1] ?? '';
+        this.received.push({ provider, body: JSON.parse(text) });
+        const [status, answer] = Object.hasOwn(PROVIDER_OK, provider)
+          ? PROVIDER_OK[provider]!
+          : [200, '{"errcode":0,"errmsg":"ok"}'];
+        res.writeHead(status).end(answer);
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The last body a provider received. */
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  last(provider: string): any {
+    return this.received.findLast((r) => r.provider === provider)?.body;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
+  }
+}

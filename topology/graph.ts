@@ -1,5 +1,12 @@
 import { DirectedGraph } from 'graphology';
-import type { ContainerPlace, EntityRef, Level, TopologyRecord, TopologyView } from '../core/types.js';
+import type {
+  CapacityStats,
+  ContainerPlace,
+  EntityRef,
+  Level,
+  TopologyRecord,
+  TopologyView,
+} from '../core/types.js';
 import { AttributeGroups, AttributeInterner, type AttributeSet, NO_ATTRIBUTES } from './attributes.js';
 import { ExpiryBuckets, SlotHeap } from './expiry.js';
 import { type ResolvedEntities, TagResolver } from './mapping.js';
@@ -45,7 +52,18 @@ export interface TopologyGraphOptions {
   attributeTags?: readonly string[] | Partial<Record<Level, readonly string[]>>;
   /** Slots to allocate up front (grows as needed). */
   initialCapacity?: number;
+  /**
+   * Most entities held (every level). At the cap, a new entity takes the place of the
+   * metrics-only entity unseen the longest (oldest first, as expiry would take them); when none
+   * can go (all CMDB-declared or holding children, members or callers), the point's topology
+   * update or the record is refused. Both are counted (`capacityStats()`). Default 1,500,000
+   * (the 1M-container fleet of bench/topology.ts is 1.03M entities; at the cap a flood of new
+   * containers holds ~0.2 GiB, one of new hosts, graphology nodes, ~1.1 GiB).
+   */
+  maxEntities?: number;
 }
+
+export const DEFAULT_MAX_ENTITIES = 1_500_000;
 
 export interface ToGraphologyOptions {
   /** Include container nodes with their host and app edges (costly for large fleets). Default true. */
@@ -82,6 +100,9 @@ export interface TopologyStats {
   expired: number;
   /** Expiry-index entries looked at so far (expired, re-filed or stale): the cost of expiry. */
   expiryVisited: number;
+  /** Entities evicted at the cap, and points or records refused there (see maxEntities). */
+  evicted: number;
+  refused: number;
 }
 
 /**
@@ -96,6 +117,7 @@ export interface TopologyStats {
  */
 export class TopologyGraph implements TopologyView {
   readonly ttlMs: number;
+  readonly maxEntities: number;
   readonly resolver: TagResolver;
   /**
    * idc, rack, host and app nodes (keyed `level:id`), hierarchy edges among them, calls edges.
@@ -141,6 +163,10 @@ export class TopologyGraph implements TopologyView {
   private frontierBucket = Number.NaN;
   private expiredCount = 0;
   private expiryVisited = 0;
+  private evictedCount = 0;
+  private refusedCount = 0;
+  /** Slots an eviction pass found pinned (named by the operation making room), filed again after. */
+  private readonly setAside: number[] = [];
 
   private readonly resolved: ResolvedEntities = {
     idc: undefined,
@@ -161,6 +187,10 @@ export class TopologyGraph implements TopologyView {
   constructor(options: TopologyGraphOptions = {}) {
     this.ttlMs = options.ttlMs ?? 15 * 60_000;
     if (!(this.ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${options.ttlMs}`);
+    this.maxEntities = options.maxEntities ?? DEFAULT_MAX_ENTITIES;
+    if (!(Number.isInteger(this.maxEntities) && this.maxEntities >= 5)) {
+      throw new RangeError(`maxEntities must be an integer of at least 5, got ${options.maxEntities}`);
+    }
     this.resolver = new TagResolver(options.mapping);
     this.graph = new DirectedGraph<TopologyNodeAttributes>({ allowSelfLoops: false });
     // ~64 buckets per TTL: an entity is looked at about once per TTL and expires at most one
@@ -185,12 +215,19 @@ export class TopologyGraph implements TopologyView {
    * Records that a metric point with these tags was seen at event time `at`: creates or
    * refreshes the entities the tags name and links them. When nothing changed this is one map
    * lookup, a walk up the parent chain comparing ids, and last-seen updates. Returns false when
-   * the tags name no host and no container (or `at` is not a finite time): nothing changes.
+   * the tags name no host and no container (or `at` is not a finite time), or when the topology
+   * is full and nothing can make room (counted as refused): nothing changes.
    */
   observe(tags: Record<string, string>, at: number): boolean {
     const r = this.resolved;
     if (!this.resolver.resolve(tags, r) || !Number.isFinite(at)) return false;
-    if (!this.refreshKnown(r, at)) this.link(r, at);
+    if (!this.refreshKnown(r, at)) {
+      if (this.size + 5 > this.maxEntities && !this.roomForPoint(r)) {
+        this.refusedCount++;
+        return false;
+      }
+      this.link(r, at);
+    }
     if (this.attributeLevels.length > 0) this.observeAttributes(tags);
     return true;
   }
@@ -209,6 +246,10 @@ export class TopologyGraph implements TopologyView {
       const slot = this.slotOf(code, record.id);
       if (slot >= 0) this.remove(slot);
       return undefined;
+    }
+    if (this.size + 3 + (record.calls?.length ?? 0) > this.maxEntities && !this.roomForRecord(record)) {
+      this.refusedCount++;
+      return `the topology is full (${this.maxEntities} entities, none of them evictable): record of ${record.level} ${record.id} refused`;
     }
     const slot = this.ensure(code, record.id, at, false);
     this.flags[slot]! |= DECLARED;
@@ -423,7 +464,24 @@ export class TopologyGraph implements TopologyView {
       attributeSets: this.interner.size,
       expired: this.expiredCount,
       expiryVisited: this.expiryVisited,
+      evicted: this.evictedCount,
+      refused: this.refusedCount,
     };
+  }
+
+  /** Entities held against maxEntities, and what the cap evicted and refused so far. */
+  capacityStats(): CapacityStats {
+    return {
+      held: this.size,
+      limit: this.maxEntities,
+      evicted: this.evictedCount,
+      refused: this.refusedCount,
+    };
+  }
+
+  /** Entities held now (every level). */
+  get size(): number {
+    return this.used - this.freeSlots.length;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -806,6 +864,100 @@ export class TopologyGraph implements TopologyView {
     }
     this.expiryBucket[slot] = bucket;
     this.expiry.add(bucket, slot);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The entity cap
+  // -------------------------------------------------------------------------------------------
+
+  /** Room for what a point names and the topology lacks; the entities it names are not evicted. */
+  private roomForPoint(r: ResolvedEntities): boolean {
+    let missing = 0;
+    const named = this.namedSlots;
+    for (let code = IDC; code <= APP; code++) {
+      const id =
+        code === IDC
+          ? r.idc
+          : code === RACK
+            ? r.rack
+            : code === HOST
+              ? r.host
+              : code === CONTAINER
+                ? r.container
+                : r.app;
+      const slot = id === undefined ? -1 : (this.slotsById[code]!.get(id) ?? -1);
+      named[code] = slot;
+      if (id !== undefined && slot < 0) missing++;
+    }
+    return this.makeRoom(missing, (slot) => named.includes(slot));
+  }
+
+  /** Room for what a record names and the topology lacks (itself, parent, app, callees). */
+  private roomForRecord(record: TopologyRecord): boolean {
+    const pinned = new Set<number>();
+    let missing = 0;
+    const need = (code: number, id: string) => {
+      const slot = this.slotOf(code, id);
+      if (slot >= 0) pinned.add(slot);
+      else missing++;
+    };
+    need(LEVEL_CODES[record.level], record.id);
+    if (record.parent !== undefined) need(LEVEL_CODES[record.parent.level], record.parent.id);
+    if (record.app !== undefined) need(APP, record.app);
+    for (const callee of record.calls ?? []) need(APP, callee);
+    return this.makeRoom(missing, (slot) => pinned.has(slot));
+  }
+
+  /**
+   * Evicts metrics-only entities, unseen the longest first, until `wanted` more fit under the
+   * cap; false when not enough can go (nothing changes beyond what was evicted).
+   */
+  private makeRoom(wanted: number, pinned: (slot: number) => boolean): boolean {
+    let ok = true;
+    while (this.size + wanted > this.maxEntities) {
+      if (!this.evictOldest(pinned)) {
+        ok = false;
+        break;
+      }
+    }
+    for (const slot of this.setAside) this.fileForExpiry(slot);
+    this.setAside.length = 0;
+    return ok;
+  }
+
+  /**
+   * Removes the evictable entity filed earliest in the expiry index (the index holds every
+   * entity that may expire, by last-seen time): the same walk as `expire`, with no time limit,
+   * stopping at the first entity that can go.
+   */
+  private evictOldest(pinned: (slot: number) => boolean): boolean {
+    const frontier = this.frontier;
+    for (;;) {
+      while (frontier.size > 0) {
+        const filedAt = frontier.peekTime();
+        const slot = frontier.pop();
+        this.expiryVisited++;
+        if (this.levelOf[slot] === FREE || this.expiryBucket[slot] !== this.frontierBucket) continue;
+        if (this.lastSeenAt[slot]! > filedAt) {
+          this.refile(slot); // seen since it was filed: its turn comes later
+        } else if ((this.flags[slot]! & DECLARED) !== 0 || this.isHeld(slot)) {
+          this.expiryBucket[slot] = Number.NaN; // filed again when released
+        } else if (pinned(slot)) {
+          this.setAside.push(slot);
+        } else {
+          this.remove(slot);
+          this.evictedCount++;
+          return true;
+        }
+      }
+      const bucket = this.expiry.first();
+      if (bucket === undefined) return false;
+      this.frontierBucket = bucket;
+      for (const slot of this.expiry.takeFirst()) {
+        this.expiryVisited++;
+        if (this.levelOf[slot] !== FREE && this.expiryBucket[slot] === bucket) this.fileForExpiry(slot);
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------

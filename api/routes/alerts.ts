@@ -17,7 +17,7 @@ import {
   AlertsBodySchema,
   withErrors,
 } from '../schemas.js';
-import { entityParam, MAX_ALERT_MS, queryTime, type RouteDeps } from './common.js';
+import { entityParam, queryTime, type RouteDeps } from './common.js';
 
 /**
  * Alerts: the firing ones and recent resolutions; and alerts from other systems into the
@@ -119,14 +119,9 @@ export const alertRoutes: FastifyPluginAsyncTypebox<RouteDeps & { alertsBodyLimi
           'body must be an alert object, an array of them, or an Alertmanager webhook payload',
         );
       }
-      const accepted: AlertEvent[] = [];
+      // Every refusal (times out of range included) comes from the parsers, with its index.
+      const accepted = parsed.alerts;
       const errors = parsed.errors;
-      for (let i = 0; i < parsed.alerts.length; i++) {
-        const a = parsed.alerts[i]!;
-        if (!(a.at >= 0 && a.at <= MAX_ALERT_MS && a.startsAt >= 0 && a.startsAt <= MAX_ALERT_MS)) {
-          errors.push({ line: 0, reason: 'at: out of range (1970 to the end of year 9998)', text: a.id });
-        } else accepted.push(a);
-      }
       if (accepted.length === 0 && errors.length > 0) {
         const first = errors[0]!;
         const prefix =

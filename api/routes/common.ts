@@ -14,12 +14,6 @@ export interface RouteDeps {
 /** Largest time a Date can show (ms); query times beyond are refused as out of range. */
 export const MAX_DATE_MS = 8.64e15;
 
-/**
- * Alert times the API takes: 1970 to the end of year 9998, so that every time derived from them
- * (hold-downs, windows) still writes as an RFC 3339 year.
- */
-export const MAX_ALERT_MS = 253_370_764_799_999;
-
 /** A query-string time (ISO-8601 or epoch ms); 400 naming the field otherwise. */
 export function queryTime(value: string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;

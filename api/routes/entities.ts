@@ -194,7 +194,14 @@ export const entityRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, { 
         }
         out.push({ level, counts, worst });
       }
-      return { status, levels: out };
+      const capacity = Object.entries((await backend.capacity?.()) ?? {}).map(([resource, c]) => ({
+        resource,
+        held: c.held,
+        limit: c.limit,
+        evicted: c.evicted,
+        refused: c.refused,
+      }));
+      return { status, capacity, levels: out };
     },
   );
 };

@@ -156,7 +156,7 @@ export class ObservedTopologyFeed {
     for (const x of Object.values(tags)) if (typeof x !== 'string') return 'tag values must be strings';
     if (typeof v.at !== 'number' || !Number.isFinite(v.at)) return 'at must be ms';
     if (!this.topology.observe(tags as Record<string, string>, v.at))
-      return 'the tags name no host and no container';
+      return 'the tags name no host and no container, or the topology is full (topology.maxEntities)';
     this.records++;
     return undefined;
   }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { TextFormat } from '../escape.js';
 import type { Sink } from '../types.js';
 import type { SinkContext } from './common.js';
 
@@ -14,6 +15,8 @@ export interface SinkDefinition<Shape extends z.ZodRawShape = z.ZodRawShape> {
   options: z.ZodObject<Shape>;
   /** Default templates; the generic defaults (template.ts) fill what is not given. */
   templates?: { title?: string; text?: string };
+  /** The markup the sink's text is read as: values inserted by templates are escaped for it. Default plain. */
+  format?: TextFormat;
   create(options: z.output<z.ZodObject<Shape>>, context: SinkContext): Sink;
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { escapeMarkdown } from '../escape.js';
 import { type HttpAnswer, type HttpRequest, sendHttp } from '../http.js';
 import type { Notification, SendResult } from '../types.js';
 import { hmacSha256, httpUrl, secretString } from './common.js';
@@ -26,8 +27,9 @@ export function dingtalkRequest(options: DingTalkOptions, n: Notification, nowMs
   if (options.secret) {
     url += `${url.includes('?') ? '&' : '?'}timestamp=${nowMs}&sign=${dingtalkSign(options.secret, nowMs)}`;
   }
-  // DingTalk markdown needs a blank line (or two trailing spaces) for a line break.
-  const text = `### ${n.message.title}\n\n${n.message.text.split('\n').join('\n\n')}`;
+  // DingTalk markdown needs a blank line (or two trailing spaces) for a line break. The title is
+  // plain text: escaped in the heading, as it is in `title` (the notification preview).
+  const text = `### ${escapeMarkdown(n.message.title)}\n\n${n.message.text.split('\n').join('\n\n')}`;
   return {
     url,
     headers: {},
@@ -63,6 +65,7 @@ export function readDingTalkAnswer(answer: HttpAnswer): SendResult {
 export const dingtalkSink = defineSink({
   type: 'dingtalk',
   description: 'DingTalk custom robot (markdown, optional signed URL)',
+  format: 'markdown',
   options: z.object({ url: httpUrl, secret: secretString.optional() }),
   create(options, context) {
     return {

@@ -77,6 +77,7 @@ export function readFeishuAnswer(answer: HttpAnswer): SendResult {
 export const feishuSink = defineSink({
   type: 'feishu',
   description: 'Feishu / Lark custom bot (interactive card, optional signature)',
+  format: 'lark',
   options: z.object({ url: httpUrl, secret: secretString.optional() }),
   create(options, context) {
     return {

@@ -1,5 +1,6 @@
 import { incidentLabels } from '../labels.js';
-import { buildContext, compileTemplate, DEFAULT_TEXT, DEFAULT_TITLE } from '../template.js';
+import { SINK_TYPES } from '../registry.js';
+import { buildContext, compileTemplate, DEFAULT_TEXT, DEFAULT_TITLE, renderMessage } from '../template.js';
 import { incidentEvent } from '../testing.js';
 import type { Notification } from '../types.js';
 
@@ -27,10 +28,11 @@ export function fixedNotification(sink: string, version = 1, text = DEFAULT_TEXT
     key: `${sink}|inc-pay-06da|v${version}`,
     event,
     labels,
-    message: {
-      title: compileTemplate(DEFAULT_TITLE).render(context),
-      text: compileTemplate(text).render(context),
-    },
+    message: renderMessage(
+      { title: compileTemplate(DEFAULT_TITLE), text: compileTemplate(text) },
+      context,
+      SINK_TYPES.get(sink)?.format ?? 'plain',
+    ),
     link,
     attempt: 1,
   };

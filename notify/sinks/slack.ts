@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { escapeSlack } from '../escape.js';
 import { type HttpAnswer, type HttpRequest, sendHttp } from '../http.js';
 import type { Notification, SendResult } from '../types.js';
 import { httpUrl, truncate } from './common.js';
@@ -7,7 +8,9 @@ import { defineSink } from './definition.js';
 /**
  * Slack incoming webhook with Block Kit: a header block (plain_text, at most 150 characters), a
  * section (mrkdwn, at most 3000), a context line and a link button. `text` is the fallback
- * shown in notifications. Slack answers 200 "ok"; 429 carries Retry-After; 400/403/404/410
+ * shown in notifications (mrkdwn: the title is escaped for it). The mrkdwn objects are
+ * `verbatim`, so Slack does not turn bare names into links or mentions; values inserted by the
+ * templates are escaped (escape.ts), the template's own `<url|text>` links work. Slack answers 200 "ok"; 429 carries Retry-After; 400/403/404/410
  * (invalid_payload, action_prohibited, no_service, channel_is_archived) will not get better.
  */
 export interface SlackOptions {
@@ -26,19 +29,20 @@ export function slackRequest(options: SlackOptions, n: Notification): HttpReques
   const e = n.event;
   const emoji = e.status === 'resolved' ? ':white_check_mark:' : (SEVERITY_EMOJI[e.severity] ?? '');
   const body: Record<string, unknown> = {
-    text: truncate(n.message.title, 3000),
+    text: truncate(escapeSlack(n.message.title), 3000),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: truncate(n.message.title, 150), emoji: true } },
-      { type: 'section', text: { type: 'mrkdwn', text: truncate(n.message.text, 3000) } },
+      { type: 'section', text: { type: 'mrkdwn', text: truncate(n.message.text, 3000), verbatim: true } },
       {
         type: 'context',
         elements: [
           {
             type: 'mrkdwn',
             text: truncate(
-              `${emoji} *${e.severity}* · ${e.status} · incident \`${e.id}\` v${e.version}`,
+              `${emoji} *${e.severity}* · ${e.status} · incident \`${escapeSlack(e.id)}\` v${e.version}`,
               3000,
             ),
+            verbatim: true,
           },
         ],
       },
@@ -75,6 +79,7 @@ export function readSlackAnswer(answer: HttpAnswer): SendResult {
 export const slackSink = defineSink({
   type: 'slack',
   description: 'Slack incoming webhook (Block Kit)',
+  format: 'slack',
   options: z.object({
     url: httpUrl,
     channel: z.string().min(1).optional(),

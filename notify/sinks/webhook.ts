@@ -86,6 +86,7 @@ export function verifyWebhookSignature(
 export const webhookSink = defineSink({
   type: 'webhook',
   description: 'generic JSON webhook, HMAC-SHA256 signed with a timestamp',
+  format: 'markdown',
   options: z.object({
     url: httpUrl,
     secret: secretString,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { escapeMarkdown } from '../escape.js';
 import { type HttpAnswer, type HttpRequest, sendHttp } from '../http.js';
 import type { Notification, SendResult } from '../types.js';
 import { httpUrl, truncateUtf8 } from './common.js';
@@ -20,7 +21,7 @@ export function wecomRequest(options: WeComOptions, n: Notification): HttpReques
   const e = n.event;
   const color = e.status === 'resolved' ? 'info' : (COLOR[e.severity] ?? 'comment');
   const content = truncateUtf8(
-    `## <font color="${color}">${n.message.title}</font>\n${n.message.text}`,
+    `## <font color="${color}">${escapeMarkdown(n.message.title)}</font>\n${n.message.text}`,
     4096,
   );
   return {
@@ -47,6 +48,7 @@ export function readWeComAnswer(answer: HttpAnswer): SendResult {
 export const wecomSink = defineSink({
   type: 'wecom',
   description: 'WeCom group robot (markdown)',
+  format: 'markdown',
   options: z.object({ url: httpUrl }),
   create(options, context) {
     return {
